@@ -1,0 +1,322 @@
+"""One Settings object: config.toml < LINEAGED_* environment < CLI flags, validated.
+
+Every error is a `ConfigError` whose message names the offending key, so the CLI can
+print one line and exit non-zero instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlglot.dialects.dialect import Dialects
+
+KNOWN_DIALECTS = frozenset(d.value for d in Dialects if d.value)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message fit for one log line."""
+
+
+@dataclass(frozen=True)
+class RootSettings:
+    name: str
+    path: Path
+    dialect: str = "postgres"
+    include: tuple[str, ...] = ("**/*.sql",)
+    exclude: tuple[str, ...] = ()
+    default_catalog: str = ""
+    default_schema: str = ""
+    schema_file: str = ""
+
+
+@dataclass(frozen=True)
+class Neo4jSettings:
+    uri: str = "bolt://127.0.0.1:7687"
+    user: str = "neo4j"
+    database: str = "neo4j"
+    # The password itself never lives in config.toml: it comes from NEO4J_PASSWORD /
+    # LINEAGED_NEO4J_PASSWORD, from password_file, or from systemd's credential directory.
+    password_file: str = ""
+    password: str = field(default="", repr=False)
+    connect_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    debounce_ms: float = 200.0
+    realtime_debounce_ms: float = 2.0
+    max_batch: int = 500
+    max_latency_ms: float = 2000.0
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    workers: int = 0  # 0 = one per core
+    task_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    dir: Path = Path(".lineaged")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+    format: str = "auto"  # auto | json | console
+
+
+@dataclass(frozen=True)
+class Settings:
+    roots: tuple[RootSettings, ...] = ()
+    neo4j: Neo4jSettings = field(default_factory=Neo4jSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    realtime: bool = False
+
+    @property
+    def debounce_s(self) -> float:
+        ms = self.batch.realtime_debounce_ms if self.realtime else self.batch.debounce_ms
+        return ms / 1000.0
+
+
+_LOG_LEVELS = {"debug", "info", "warning", "error"}
+_LOG_FORMATS = {"auto", "json", "console"}
+
+
+def load_settings(
+    config_path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build and validate Settings. `overrides` are dotted keys from CLI flags."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if config_path is not None:
+        raw = _read_toml(config_path)
+        base_dir = config_path.resolve().parent
+    for key, value in _env_overrides(env).items():
+        _set_dotted(raw, key, value)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, key, value)
+    settings = _build_settings(raw, base_dir)
+    settings = _with_password(settings, env)
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+# LINEAGED_<SECTION>_<KEY>, e.g. LINEAGED_BATCH_DEBOUNCE_MS=50. The conventional
+# NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD are honoured too (the dev scripts print them).
+_SECTIONS = ("neo4j", "batch", "pool", "state", "log")
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for short in ("uri", "user", "database"):
+        if value := env.get(f"NEO4J_{short.upper()}"):
+            out[f"neo4j.{short}"] = value
+    for name, value in env.items():
+        if not name.startswith("LINEAGED_"):
+            continue
+        rest = name[len("LINEAGED_") :].lower()
+        for section in _SECTIONS:
+            if rest.startswith(section + "_"):
+                key = rest[len(section) + 1 :]
+                if section == "neo4j" and key == "password":
+                    break  # handled by _with_password, never stored in raw config
+                out[f"{section}.{key}"] = value
+                break
+    return out
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _build_settings(raw: dict[str, Any], base_dir: Path) -> Settings:
+    raw = dict(raw)
+    roots_raw = raw.pop("roots", [])
+    realtime = raw.pop("realtime", False)
+    if not isinstance(roots_raw, list):
+        raise ConfigError("roots: expected an array of tables ([[roots]])")
+    roots = tuple(_build_root(item, i, base_dir) for i, item in enumerate(roots_raw))
+    sections: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in ("roots", "realtime"):
+            continue
+        value = raw.pop(f.name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{f.name}: expected a table")
+        sections[f.name] = _build_dataclass(_section_type(f.name), value, f.name)
+    if raw:
+        raise ConfigError(f"unknown key '{sorted(raw)[0]}'")
+    settings = Settings(roots=roots, realtime=_coerce(realtime, bool, "realtime"), **sections)
+    state_dir = settings.state.dir
+    if not state_dir.is_absolute():
+        settings = dataclasses.replace(
+            settings, state=dataclasses.replace(settings.state, dir=base_dir / state_dir)
+        )
+    return settings
+
+
+def _section_type(name: str) -> type:
+    return typing.get_type_hints(Settings)[name]
+
+
+def _build_root(item: Any, index: int, base_dir: Path) -> RootSettings:
+    where = f"roots[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: expected a table")
+    for required in ("name", "path"):
+        if required not in item:
+            raise ConfigError(f"{where}.{required}: missing")
+    root = _build_dataclass(RootSettings, item, where)
+    path = root.path if root.path.is_absolute() else (base_dir / root.path)
+    return dataclasses.replace(root, path=path.resolve())
+
+
+def _build_dataclass(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown key '{where}.{unknown[0]}'")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    """Accept TOML values and strings from the environment; reject anything else."""
+    origin = typing.get_origin(typ)
+    if origin in (types.UnionType, typing.Union):
+        typ = next(t for t in typing.get_args(typ) if t is not type(None))
+        origin = typing.get_origin(typ)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings")
+        return tuple(value)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if typ in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, str):
+            try:
+                value = typ(value)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if typ is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return typ(value)
+    if typ is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{key}: expected a path string, got {value!r}")
+        return Path(value).expanduser()
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover
+
+
+def _with_password(settings: Settings, env: Mapping[str, str]) -> Settings:
+    password = _find_password(settings.neo4j, env)
+    return dataclasses.replace(
+        settings, neo4j=dataclasses.replace(settings.neo4j, password=password)
+    )
+
+
+def _find_password(neo4j: Neo4jSettings, env: Mapping[str, str]) -> str:
+    for name in ("LINEAGED_NEO4J_PASSWORD", "NEO4J_PASSWORD"):
+        if value := env.get(name):
+            return value
+    candidates = []
+    if neo4j.password_file:
+        candidates.append(Path(neo4j.password_file).expanduser())
+    # systemd LoadCredential=neo4j-password:... lands here.
+    if cred_dir := env.get("CREDENTIALS_DIRECTORY"):
+        candidates.append(Path(cred_dir) / "neo4j-password")
+    for path in candidates:
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"neo4j.password_file: cannot read {path}: {exc.strerror}") from None
+    return ""
+
+
+def _validate(settings: Settings) -> None:
+    names: set[str] = set()
+    for i, root in enumerate(settings.roots):
+        where = f"roots[{i}]"
+        if not root.name or ":" in root.name:
+            raise ConfigError(f"{where}.name: must be non-empty and contain no ':'")
+        if root.name in names:
+            raise ConfigError(f"{where}.name: duplicate root name '{root.name}'")
+        names.add(root.name)
+        if not root.path.is_dir():
+            raise ConfigError(f"{where}.path: directory not found: {root.path}")
+        if root.dialect not in KNOWN_DIALECTS:
+            raise ConfigError(f"{where}.dialect: unknown dialect '{root.dialect}'")
+        if root.schema_file and not Path(root.schema_file).is_file():
+            raise ConfigError(f"{where}.schema_file: file not found: {root.schema_file}")
+    if settings.log.level.lower() not in _LOG_LEVELS:
+        raise ConfigError(f"log.level: expected one of {sorted(_LOG_LEVELS)}")
+    if settings.log.format not in _LOG_FORMATS:
+        raise ConfigError(f"log.format: expected one of {sorted(_LOG_FORMATS)}")
+    b = settings.batch
+    if b.debounce_ms < 0 or b.realtime_debounce_ms < 0 or b.max_latency_ms <= 0:
+        raise ConfigError("batch: debounce must be >= 0 and max_latency_ms > 0")
+    if b.max_batch < 1:
+        raise ConfigError("batch.max_batch: must be >= 1")
+    if settings.pool.workers < 0:
+        raise ConfigError("pool.workers: must be >= 0 (0 = one per core)")
+    if settings.pool.task_timeout_s <= 0:
+        raise ConfigError("pool.task_timeout_s: must be > 0")
+    if not settings.neo4j.uri.startswith(
+        ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+    ):
+        raise ConfigError(f"neo4j.uri: not a bolt:// or neo4j:// URI: {settings.neo4j.uri}")

@@ -1,0 +1,84 @@
+"""Dead-letter file: one JSON line per file the graph refused, with the reason.
+
+Append-only while the daemon runs; `lineaged replay` rewrites it without the entries
+that went through. Lines are small and written with one write() each, so a crash can
+at worst leave one torn last line, which `read()` skips.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    root: str
+    path: str
+    sha256: str | None
+    error_class: str
+    message: str
+    time: float
+
+    @property
+    def file_id(self) -> str:
+        return f"{self.root}:{self.path}"
+
+
+class DeadLetters:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in letters)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read(self) -> list[DeadLetter]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in raw.splitlines():
+            try:
+                d = orjson.loads(line)
+                out.append(DeadLetter(**d))
+            except (orjson.JSONDecodeError, TypeError):
+                continue  # a torn last line from a crash mid-append
+        return out
+
+    def rewrite(self, keep: list[DeadLetter]) -> None:
+        """Atomically replace the file with `keep` (latest entry per file only)."""
+        latest: dict[str, DeadLetter] = {}
+        for d in keep:
+            latest[d.file_id] = d
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in latest.values()))
+        os.replace(tmp, self.path)
+
+
+def _as_dict(d: DeadLetter) -> dict[str, object]:
+    return {
+        "root": d.root,
+        "path": d.path,
+        "sha256": d.sha256,
+        "error_class": d.error_class,
+        "message": d.message,
+        "time": d.time,
+    }
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,1 @@
+"""Neo4j side: schema (constraints and indexes), the writer, lineage queries."""

@@ -1,0 +1,123 @@
+"""Every Cypher statement the writer runs. Data always travels as parameters.
+
+Each query is named so that slow-transaction warnings and the EXPLAIN test can point
+at it. A file's replace is: delete its column edges and statements (collecting what
+they touched), upsert the File, create statements and edges, then drop Column and
+Table nodes nothing refers to any more. The order makes it correct whatever else is
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DELETE_COLUMN_EDGES: Final = """
+UNWIND $ids AS id
+MATCH (a:Column)-[r:DERIVES_FROM {file: id}]->(b:Column)
+DELETE r
+RETURN collect(DISTINCT a.id) + collect(DISTINCT b.id) AS columns
+"""
+
+DELETE_STATEMENTS: Final = """
+UNWIND $ids AS id
+MATCH (:File {id: id})-[:CONTAINS]->(s:Statement)
+OPTIONAL MATCH (s)-[:READS|WRITES]->(t:Table)
+WITH s, collect(t.name) AS names
+DETACH DELETE s
+WITH names UNWIND names AS name
+RETURN collect(DISTINCT name) AS tables
+"""
+
+DELETE_FILES: Final = """
+UNWIND $ids AS id
+MATCH (f:File {id: id})
+DETACH DELETE f
+"""
+
+UPSERT_FILES: Final = """
+UNWIND $files AS f
+MERGE (n:File {id: f.id})
+SET n.root = f.root, n.path = f.path, n.sha256 = f.sha256, n.dialect = f.dialect,
+    n.extractor_version = f.extractor_version, n.error = f.error,
+    n.failed_sha256 = f.failed_sha256, n.ingested_at = datetime()
+"""
+
+CREATE_STATEMENTS: Final = """
+UNWIND $statements AS s
+MATCH (f:File {id: s.file})
+CREATE (f)-[:CONTAINS]->(:Statement {id: s.id, file: s.file, index: s.index, line: s.line,
+                                     kind: s.kind, error: s.error})
+"""
+
+WRITE_READS: Final = """
+UNWIND $edges AS e
+MATCH (s:Statement {id: e.statement})
+MERGE (t:Table {name: e.table})
+MERGE (s)-[:READS]->(t)
+"""
+
+WRITE_WRITES: Final = """
+UNWIND $edges AS e
+MATCH (s:Statement {id: e.statement})
+MERGE (t:Table {name: e.table})
+MERGE (s)-[:WRITES]->(t)
+"""
+
+WRITE_COLUMN_EDGES: Final = """
+UNWIND $edges AS e
+MERGE (tt:Table {name: e.target_table})
+MERGE (tc:Column {id: e.target})
+  ON CREATE SET tc.name = e.target_name, tc.table = e.target_table
+MERGE (tt)-[:HAS_COLUMN]->(tc)
+MERGE (st:Table {name: e.source_table})
+MERGE (sc:Column {id: e.source})
+  ON CREATE SET sc.name = e.source_name, sc.table = e.source_table
+MERGE (st)-[:HAS_COLUMN]->(sc)
+CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
+                            transform: e.transform}]->(sc)
+"""
+
+DELETE_ORPHAN_COLUMNS: Final = """
+UNWIND $columns AS id
+MATCH (c:Column {id: id})
+WHERE NOT EXISTS { (c)-[:DERIVES_FROM]-() }
+WITH c, c.table AS table
+DETACH DELETE c
+RETURN collect(DISTINCT table) AS tables
+"""
+
+DELETE_ORPHAN_TABLES: Final = """
+UNWIND $tables AS name
+MATCH (t:Table {name: name})
+WHERE NOT EXISTS { (t)<-[:READS|WRITES]-() } AND NOT EXISTS { (t)-[:HAS_COLUMN]->() }
+DELETE t
+"""
+
+FILE_STATES: Final = """
+UNWIND $ids AS id
+MATCH (f:File {id: id})
+RETURN f.id AS id, f.sha256 AS sha256, f.extractor_version AS extractor_version,
+       f.failed_sha256 AS failed_sha256
+"""
+
+ROOT_FILES: Final = """
+MATCH (f:File)
+WHERE f.root = $root
+RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version,
+       f.failed_sha256 AS failed_sha256
+"""
+
+# name -> query, for EXPLAIN tests and slow-transaction warnings.
+WRITE_QUERIES: Final = {
+    "delete_column_edges": DELETE_COLUMN_EDGES,
+    "delete_statements": DELETE_STATEMENTS,
+    "delete_files": DELETE_FILES,
+    "upsert_files": UPSERT_FILES,
+    "create_statements": CREATE_STATEMENTS,
+    "write_reads": WRITE_READS,
+    "write_writes": WRITE_WRITES,
+    "write_column_edges": WRITE_COLUMN_EDGES,
+    "delete_orphan_columns": DELETE_ORPHAN_COLUMNS,
+    "delete_orphan_tables": DELETE_ORPHAN_TABLES,
+}
+READ_QUERIES: Final = {"file_states": FILE_STATES, "root_files": ROOT_FILES}

@@ -1,0 +1,165 @@
+"""Values passed between stages: small, immutable, cheap to pickle.
+
+`FileLineage` is what a worker returns for one file's text; it never holds an AST.
+`to_dict` / `from_dict` give the public JSON shape (see README, "Extraction JSON").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+# OpenLineage column-lineage vocabulary: "<type>/<subtype>".
+TRANSFORMS = (
+    "DIRECT/IDENTITY",
+    "DIRECT/TRANSFORMATION",
+    "DIRECT/AGGREGATION",
+    "INDIRECT/JOIN",
+    "INDIRECT/FILTER",
+    "INDIRECT/GROUP_BY",
+    "INDIRECT/SORT",
+    "INDIRECT/WINDOW",
+    "INDIRECT/CONDITIONAL",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdge:
+    """`target` (table.column, fully qualified) derives from `sources` via `transform`."""
+
+    target: str
+    sources: tuple[str, ...]
+    transform: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "sources": list(self.sources), "transform": self.transform}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ColumnEdge:
+        return cls(d["target"], tuple(d["sources"]), d["transform"])
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLineage:
+    """Lineage of one statement. `error` is "line L, column C: message" or None."""
+
+    index: int
+    line: int
+    kind: str
+    targets: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    columns: tuple[ColumnEdge, ...] = ()
+    temp_targets: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "line": self.line,
+            "kind": self.kind,
+            "targets": list(self.targets),
+            "sources": list(self.sources),
+            "columns": [c.to_dict() for c in self.columns],
+            "temp_targets": list(self.temp_targets),
+            "unresolved": list(self.unresolved),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StatementLineage:
+        return cls(
+            index=d["index"],
+            line=d["line"],
+            kind=d["kind"],
+            targets=tuple(d.get("targets", ())),
+            sources=tuple(d.get("sources", ())),
+            columns=tuple(ColumnEdge.from_dict(c) for c in d.get("columns", ())),
+            temp_targets=tuple(d.get("temp_targets", ())),
+            unresolved=tuple(d.get("unresolved", ())),
+            error=d.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FileLineage:
+    """Everything one file's text contributes. `error` is set when the file as a whole
+    could not be read or decoded; statement errors live on the statements."""
+
+    dialect: str
+    extractor_version: str
+    statements: tuple[StatementLineage, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dialect": self.dialect,
+            "extractor_version": self.extractor_version,
+            "statements": [s.to_dict() for s in self.statements],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FileLineage:
+        return cls(
+            dialect=d["dialect"],
+            extractor_version=d["extractor_version"],
+            statements=tuple(StatementLineage.from_dict(s) for s in d.get("statements", ())),
+            error=d.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """Identity of a watched file: the root's name and the POSIX path relative to it."""
+
+    root: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.root}:{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpdate:
+    """One unit of work for the graph writer: write `lineage` for `ref` (content hash
+    `sha256`), or, when `lineage` is None, remove everything `ref` contributed."""
+
+    ref: FileRef
+    sha256: str | None
+    dialect: str
+    lineage: FileLineage | None = None
+    enqueued_at: float = field(default=0.0, compare=False)
+
+    @property
+    def deleted(self) -> bool:
+        return self.lineage is None
+
+
+class Change(StrEnum):
+    CHANGED = "changed"
+    DELETED = "deleted"
+
+
+class Priority(IntEnum):
+    """Lower value is served first."""
+
+    CRITICAL = 0
+    HIGH = 1  # live edits
+    LOW = 2  # reconcile / backfill
+
+
+@dataclass(frozen=True, slots=True)
+class FileEvent:
+    """Something happened to `ref` (absolute path `abs_path`) at monotonic time `at`.
+    `created` marks a file that did not exist before this event, so that a create
+    followed by a delete inside one debounce window can cancel out."""
+
+    ref: FileRef
+    abs_path: str
+    change: Change
+    priority: Priority = Priority.HIGH
+    at: float = 0.0
+    created: bool = False

@@ -1,0 +1,285 @@
+"""One batch of FileEvents → FileUpdates in the graph.
+
+read + SHA-256 (in a thread) → skip files whose graph state already matches → parse
+cache → worker pool for the misses → cache put → graph writer. A file is never in two
+batches at once: an event for a file that is being processed waits for it, so an older
+read can never overwrite a newer one in the graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from lineaged.batcher import Batch
+from lineaged.config import RootSettings
+from lineaged.model import Change, FileEvent, FileLineage, FileRef, FileUpdate, Priority
+from lineaged.pool import PoolClosed, WorkerCrashed
+
+log = structlog.get_logger(__name__)
+
+
+class Extractor(Protocol):
+    async def submit(self, priority: Priority, *args: Any) -> Any: ...
+
+
+class Writer(Protocol):
+    async def write(self, updates: Sequence[FileUpdate]) -> None: ...
+    async def file_states(self, ids: Sequence[str]) -> dict[str, Any]: ...
+
+
+class LineageCache(Protocol):
+    async def get_many(self, keys: Sequence[str]) -> dict[str, FileLineage]: ...
+    async def put_many(self, items: Sequence[tuple[str, FileLineage]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    event: FileEvent
+    data: bytes | None  # None: the file is gone (vanished between event and read)
+    sha256: str | None
+    error: str | None = None
+
+
+@dataclass
+class RootContext:
+    """What extraction needs to know about a root, prepared once per config load."""
+
+    settings: RootSettings
+    schema: dict[str, dict[str, str]] | None = None
+    schema_fingerprint: str = ""
+
+
+@dataclass
+class PipelineStats:
+    batches: int = 0
+    files_seen: int = 0
+    unchanged: int = 0
+    parsed: int = 0
+    cache_hits: int = 0
+    written: int = 0
+    deleted: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)  # event → graph, seconds
+
+
+def read_and_hash(events: Sequence[FileEvent]) -> list[ReadResult]:
+    out = []
+    for ev in events:
+        try:
+            with open(ev.abs_path, "rb") as fh:
+                data = fh.read()
+        except (FileNotFoundError, NotADirectoryError):
+            out.append(ReadResult(ev, None, None))
+            continue
+        except IsADirectoryError:
+            out.append(ReadResult(ev, None, None))
+            continue
+        except OSError as exc:
+            out.append(ReadResult(ev, b"", None, f"cannot read file: {exc.strerror}"))
+            continue
+        out.append(ReadResult(ev, data, hashlib.sha256(data).hexdigest()))
+    return out
+
+
+class Pipeline:
+    def __init__(
+        self,
+        roots: dict[str, RootContext],
+        pool: Extractor,
+        writer: Writer,
+        *,
+        extract_fn_version: str,
+        cache: LineageCache | None = None,
+        cache_key: Callable[[str, str, str, str], str] | None = None,
+        requeue: Callable[[FileEvent], None] | None = None,
+        on_written: Callable[[Sequence[float]], None] | None = None,
+    ) -> None:
+        self.roots = roots
+        self._pool = pool
+        self._writer = writer
+        self._version = extract_fn_version
+        self._cache = cache
+        self._cache_key = cache_key
+        self._requeue = requeue
+        self._on_written = on_written
+        self._busy: set[FileRef] = set()
+        self._deferred: dict[FileRef, FileEvent] = {}
+        self.stats = PipelineStats()
+
+    async def process(self, batch: Batch) -> None:
+        events = self._claim(batch)
+        if not events:
+            return
+        started = time.monotonic()
+        try:
+            updates = await self._updates_for(events)
+            if updates:
+                await self._writer.write(updates)
+            self._account(events, updates, started)
+        finally:
+            self._release(events)
+
+    # -- per-file exclusivity ------------------------------------------------------------
+
+    def _claim(self, batch: Batch) -> list[FileEvent]:
+        events = []
+        for ref, ev in batch.items():
+            if ref in self._busy:
+                self._deferred[ref] = ev
+            else:
+                self._busy.add(ref)
+                events.append(ev)
+        return events
+
+    def _release(self, events: list[FileEvent]) -> None:
+        for ev in events:
+            self._busy.discard(ev.ref)
+            later = self._deferred.pop(ev.ref, None)
+            if later is not None and self._requeue is not None:
+                self._requeue(later)
+
+    # -- the stages --------------------------------------------------------------------
+
+    async def _updates_for(self, events: list[FileEvent]) -> list[FileUpdate]:
+        deletes = [e for e in events if e.change is Change.DELETED]
+        changes = [e for e in events if e.change is Change.CHANGED]
+        reads = await asyncio.to_thread(read_and_hash, changes) if changes else []
+        updates = [self._deletion(e) for e in deletes]
+        present = []
+        for r in reads:
+            if r.data is None:
+                updates.append(self._deletion(r.event))
+            else:
+                present.append(r)
+        present = await self._drop_unchanged(present)
+        updates.extend(await self._extract_all(present))
+        return updates
+
+    def _deletion(self, ev: FileEvent) -> FileUpdate:
+        root = self.roots[ev.ref.root].settings
+        return FileUpdate(ev.ref, None, root.dialect, None, ev.at)
+
+    async def _drop_unchanged(self, reads: list[ReadResult]) -> list[ReadResult]:
+        if not reads:
+            return reads
+        states = await self._writer.file_states([r.event.ref.id for r in reads])
+        keep = []
+        for r in reads:
+            state = states.get(r.event.ref.id)
+            if state is not None and r.sha256 is not None:
+                current = state.sha256 == r.sha256 and state.extractor_version == self._version
+                # A file the graph refused stays refused until its content changes or
+                # `lineaged replay` re-drives it.
+                known_failure = state.failed_sha256 == r.sha256
+                if current or known_failure:
+                    self.stats.unchanged += 1
+                    continue
+            keep.append(r)
+        return keep
+
+    async def _extract_all(self, reads: list[ReadResult]) -> list[FileUpdate]:
+        if not reads:
+            return []
+        keys = [self._key(r) for r in reads]
+        cached: dict[str, FileLineage] = {}
+        if self._cache is not None and self._cache_key is not None:
+            cached = await self._cache.get_many([k for k in keys if k])
+        results = await asyncio.gather(
+            *(
+                self._lineage_for(r, cached.get(k) if k else None)
+                for r, k in zip(reads, keys, strict=True)
+            )
+        )
+        fresh = [
+            (k, lin)
+            for k, (lin, was_cached), r in zip(keys, results, reads, strict=True)
+            if k and not was_cached and r.error is None and lin.error is None
+        ]
+        if fresh and self._cache is not None:
+            await self._cache.put_many(fresh)
+        return [
+            FileUpdate(r.event.ref, r.sha256, self._dialect(r), lin, r.event.at)
+            for r, (lin, _) in zip(reads, results, strict=True)
+        ]
+
+    def _key(self, r: ReadResult) -> str:
+        if self._cache_key is None or r.sha256 is None:
+            return ""
+        ctx = self.roots[r.event.ref.root]
+        return self._cache_key(
+            r.sha256, ctx.settings.dialect, ctx.schema_fingerprint, self._version
+        )
+
+    def _dialect(self, r: ReadResult) -> str:
+        return self.roots[r.event.ref.root].settings.dialect
+
+    async def _lineage_for(
+        self, r: ReadResult, cached: FileLineage | None
+    ) -> tuple[FileLineage, bool]:
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return cached, True
+        dialect = self._dialect(r)
+        if r.error is not None:
+            return FileLineage(dialect, self._version, (), r.error), False
+        root = self.roots[r.event.ref.root]
+        try:
+            lineage = await self._pool.submit(
+                r.event.priority,
+                r.data,
+                dialect,
+                root.schema,
+                root.settings.default_catalog or None,
+                root.settings.default_schema or None,
+            )
+        except PoolClosed:
+            raise
+        except (TimeoutError, WorkerCrashed) as exc:
+            lineage = FileLineage(dialect, self._version, (), f"extraction failed: {exc}")
+        except Exception as exc:  # a bug in extraction must not take the daemon down
+            log.exception("extraction_error", file=r.event.ref.id)
+            lineage = FileLineage(
+                dialect, self._version, (), f"extraction failed: {type(exc).__name__}: {exc}"
+            )
+        self.stats.parsed += 1
+        return lineage, False
+
+    def _account(self, events: list[FileEvent], updates: list[FileUpdate], started: float) -> None:
+        now = time.monotonic()
+        self.stats.batches += 1
+        self.stats.files_seen += len(events)
+        latencies = [now - u.enqueued_at for u in updates if u.enqueued_at]
+        for u in updates:
+            if u.lineage is None:
+                self.stats.deleted += 1
+            else:
+                self.stats.written += 1
+                if u.lineage.error or any(s.error for s in u.lineage.statements):
+                    self.stats.errors += 1
+        if self._on_written is not None and latencies:
+            self._on_written(latencies)
+        log.info(
+            "batch_written",
+            files=len(events),
+            updates=len(updates),
+            duration_ms=round((now - started) * 1000, 1),
+        )
+
+
+def file_event(ref: FileRef, abs_path: str, change: Change, priority: Priority) -> FileEvent:
+    return FileEvent(ref, abs_path, change, priority, time.monotonic())
+
+
+def stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None

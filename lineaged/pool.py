@@ -1,0 +1,309 @@
+"""Priority worker pool: a priority queue in the event loop over a ProcessPoolExecutor.
+
+Why not `ProcessPoolExecutor(max_tasks_per_child=...)`: on the CPython versions we run
+it can deadlock when a backlog is submitted (gh-115634). Instead only a bounded number
+of tasks is ever handed to the executor (the queue lives here, so priorities still
+apply), and recycling replaces the whole executor after `recycle_after` tasks: new
+tasks go to a fresh executor while the old one finishes what it holds.
+
+A task that outlives `task_timeout_s` is answered with a TimeoutError; its executor is
+killed (there is no way to kill one ProcessPoolExecutor worker) and the other tasks that
+were in flight in it are queued again, at the front of their priority. A task whose
+worker dies twice (segfault, OOM kill, os._exit) is answered with WorkerCrashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+import structlog
+
+from lineaged.model import Priority
+
+log = structlog.get_logger(__name__)
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process running this task died."""
+
+
+class PoolClosed(RuntimeError):
+    """The pool shut down before this task ran."""
+
+
+@dataclass(order=True)
+class _Task:
+    priority: int
+    seq: int
+    args: tuple[Any, ...] = field(compare=False)
+    future: asyncio.Future[Any] = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+    # Set when the task's executor was killed because of another task's timeout: the
+    # BrokenExecutor it then sees is not its fault.
+    bystander: bool = field(default=False, compare=False)
+
+
+@dataclass
+class PoolStats:
+    submitted: int = 0
+    completed: int = 0
+    timeouts: int = 0
+    crashes: int = 0
+    recycles: int = 0
+    memory_pauses: int = 0
+    busy_seconds: float = 0.0
+
+
+class PriorityPool:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        workers: int = 0,
+        task_timeout_s: float = 60.0,
+        recycle_after: int = 2000,
+        max_in_flight: int = 0,
+        memory_limit_bytes: int = 0,
+        initializer: Callable[[], None] | None = None,
+        start_method: str = "forkserver",
+        preload: tuple[str, ...] = (),
+    ) -> None:
+        self._fn = fn
+        self.workers = workers or os.cpu_count() or 1
+        self.task_timeout_s = task_timeout_s
+        self.recycle_after = recycle_after
+        # Two per worker keeps every worker busy while the next task is pickled.
+        self.max_in_flight = max_in_flight or 2 * self.workers
+        self.memory_limit_bytes = memory_limit_bytes
+        self._initializer = initializer
+        self._ctx = multiprocessing.get_context(start_method)
+        if start_method == "forkserver" and preload:
+            self._ctx.set_forkserver_preload(list(preload))
+        self._heap: list[_Task] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.max_in_flight)
+        self._executor: ProcessPoolExecutor | None = None
+        self._executor_tasks = 0
+        self._in_flight: dict[ProcessPoolExecutor, set[_Task]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._runners: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self.stats = PoolStats()
+
+    # -- public API -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._executor = self._new_executor()
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="pool-dispatch")
+
+    async def submit(self, priority: Priority, *args: Any) -> Any:
+        """Run fn(*args) in a worker; lower priority values run first."""
+        if self._closing:
+            raise PoolClosed("pool is shutting down")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._push(_Task(int(priority), next(self._seq), args, future))
+        self.stats.submitted += 1
+        return await future
+
+    def queue_depth(self) -> dict[str, int]:
+        depth = {p.name.lower(): 0 for p in Priority}
+        for task in self._heap:
+            depth[Priority(task.priority).name.lower()] += 1
+        return depth
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(s) for s in self._in_flight.values())
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for executor in self._in_flight:
+            pids.extend((getattr(executor, "_processes", None) or {}).keys())
+        return pids
+
+    async def close(self, deadline_s: float = 30.0) -> None:
+        """Stop taking work; let in-flight tasks finish within the deadline; queued tasks
+        are answered with PoolClosed so their callers can hand them back."""
+        self._closing = True
+        for task in self._heap:
+            if not task.future.done():
+                task.future.set_exception(PoolClosed("pool closed before the task ran"))
+        self._heap.clear()
+        end = time.monotonic() + deadline_s
+        while self.in_flight and time.monotonic() < end:
+            await asyncio.sleep(0.02)
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        for executor in list(self._in_flight):
+            self._kill(executor)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _push(self, task: _Task) -> None:
+        heapq.heappush(self._heap, task)
+        self._wake.set()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        executor = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=self._ctx, initializer=self._initializer
+        )
+        self._in_flight[executor] = set()
+        self._executor_tasks = 0
+        return executor
+
+    async def _dispatch(self) -> None:
+        while True:
+            if not self._heap:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await self._slots.acquire()
+            await self._wait_for_memory()
+            if not self._heap:
+                self._slots.release()
+                continue
+            task = heapq.heappop(self._heap)
+            if task.future.done():  # caller gave up (cancelled)
+                self._slots.release()
+                continue
+            if task.attempts:
+                await self._run_alone(task)
+                continue
+            executor = self._current_executor()
+            self._in_flight[executor].add(task)
+            runner = asyncio.create_task(self._run(executor, task))
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
+
+    async def _run_alone(self, task: _Task) -> None:
+        """A task whose worker died is retried with nothing else in flight, so that a
+        second death convicts it and no bystander."""
+        while self.in_flight:
+            await asyncio.sleep(0.01)
+        executor = self._current_executor()
+        self._in_flight[executor].add(task)
+        await self._run(executor, task)
+
+    def _current_executor(self) -> ProcessPoolExecutor:
+        assert self._executor is not None
+        if self._executor_tasks >= self.recycle_after:
+            old = self._executor
+            self._executor = self._new_executor()
+            self.stats.recycles += 1
+            if not self._in_flight[old]:
+                self._retire(old)
+        self._executor_tasks += 1
+        return self._executor
+
+    async def _run(self, executor: ProcessPoolExecutor, task: _Task) -> None:
+        started = time.monotonic()
+        try:
+            cf = executor.submit(self._fn, *task.args)
+            result = await asyncio.wait_for(asyncio.wrap_future(cf), self.task_timeout_s)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            self._answer(task, exc=TimeoutError(f"parse exceeded {self.task_timeout_s:g} s"))
+            self._replace_broken(executor, culprit=task)
+        except (BrokenExecutor, RuntimeError) as exc:
+            # RuntimeError: submit() on an executor that was just shut down.
+            if task.bystander:
+                task.bystander = False
+                if not self._closing:
+                    self._push(task)
+            else:
+                self._requeue_or_fail(task, exc)
+                self._replace_broken(executor, culprit=None)
+        except BaseException as exc:  # the function raised inside the worker
+            self._answer(task, exc=exc)
+        else:
+            self._answer(task, result=result)
+        finally:
+            self.stats.busy_seconds += time.monotonic() - started
+            self._in_flight.get(executor, set()).discard(task)
+            self._slots.release()
+            if executor is not self._executor and not self._in_flight.get(executor):
+                self._retire(executor)
+
+    def _answer(self, task: _Task, *, result: Any = None, exc: BaseException | None = None) -> None:
+        self.stats.completed += 1
+        if task.future.done():
+            return
+        if exc is not None:
+            task.future.set_exception(exc)
+        else:
+            task.future.set_result(result)
+
+    def _requeue_or_fail(self, task: _Task, exc: BaseException) -> None:
+        task.attempts += 1
+        if task.attempts >= 2:
+            self.stats.crashes += 1
+            self._answer(task, exc=WorkerCrashed(f"worker died twice running this task: {exc}"))
+        elif not self._closing:
+            self._push(task)
+
+    def _replace_broken(self, executor: ProcessPoolExecutor, culprit: _Task | None) -> None:
+        """Kill `executor` and start a fresh one. The tasks still running in it see a
+        BrokenExecutor; with a known culprit they are bystanders and simply run again."""
+        if executor not in self._in_flight:
+            return
+        others = [t for t in self._in_flight[executor] if t is not culprit]
+        if culprit is not None:
+            for t in others:
+                t.bystander = True
+        self._kill(executor)
+        if executor is self._executor and not self._closing:
+            self._executor = self._new_executor()
+        log.warning("worker_pool_replaced", in_flight=len(others), timeout=culprit is not None)
+
+    def _retire(self, executor: ProcessPoolExecutor) -> None:
+        self._in_flight.pop(executor, None)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def _kill(self, executor: ProcessPoolExecutor) -> None:
+        for proc in list((getattr(executor, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, AttributeError):
+                proc.kill()
+        self._in_flight.pop(executor, None)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _wait_for_memory(self) -> None:
+        if not self.memory_limit_bytes:
+            return
+        paused = False
+        while self._tree_rss() > self.memory_limit_bytes and self.in_flight:
+            if not paused:
+                paused = True
+                self.stats.memory_pauses += 1
+                log.warning("dispatch_paused_memory", limit_bytes=self.memory_limit_bytes)
+            await asyncio.sleep(0.1)
+
+    def _tree_rss(self) -> int:
+        return tree_rss()
+
+
+def tree_rss(pid: int | None = None) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
