@@ -42,7 +42,8 @@ class PoolClosed(RuntimeError):
     """The pool shut down before this task ran."""
 
 
-@dataclass(order=True)
+# Ordered and hashed by (priority, seq), which is unique per task.
+@dataclass(order=True, unsafe_hash=True)
 class _Task:
     priority: int
     seq: int
@@ -107,6 +108,7 @@ class PriorityPool:
     async def start(self) -> None:
         self._executor = self._new_executor()
         self._dispatcher = asyncio.create_task(self._dispatch(), name="pool-dispatch")
+        self._dispatcher.add_done_callback(_dispatcher_died)
 
     async def submit(self, priority: Priority, *args: Any) -> Any:
         """Run fn(*args) in a worker; lower priority values run first."""
@@ -291,6 +293,11 @@ class PriorityPool:
 
     def _tree_rss(self) -> int:
         return tree_rss()
+
+
+def _dispatcher_died(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("pool_dispatcher_died", error=repr(task.exception()))
 
 
 def tree_rss(pid: int | None = None) -> int:

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lineaged.config import ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "sql").mkdir(exist_ok=True)
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+[[roots]]
+name = "wh"
+path = "sql"
+dialect = "snowflake"
+"""
+
+
+def test_bundled_config_loads_with_documented_defaults() -> None:
+    s = load_settings(REPO / "config.toml", env={})
+    assert [r.name for r in s.roots] == ["shop", "finance", "events"]
+    assert all(r.path.is_dir() for r in s.roots)
+    assert s.batch.debounce_ms == 200.0
+    assert s.roots[0].include == ("**/*.sql",)
+    assert s.state.dir == REPO / ".lineaged"
+
+
+def test_relative_root_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, BASE), env={})
+    assert s.roots[0].path == (tmp_path / "sql").resolve()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("[batch]\ndebounce_mss = 5\n", "unknown key 'batch.debounce_mss'"),
+        ("[batch]\nmax_batch = 'ten'\n", "batch.max_batch: expected a number"),
+        ("[pool]\nworkers = -1\n", "pool.workers"),
+        ("[log]\nlevel = 'loud'\n", "log.level"),
+        ("surprise = 1\n", "unknown key 'roots[0].surprise'"),
+        ("[neo4j]\nuri = 'http://x'\n", "neo4j.uri"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(write(tmp_path, BASE + extra), env={})
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown key 'surprise'"):
+        load_settings(write(tmp_path, "surprise = 1\n" + BASE), env={})
+
+
+def test_unknown_dialect_and_missing_root_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"roots\[0\]\.dialect: unknown dialect 'snowflak'"):
+        load_settings(write(tmp_path, BASE.replace("snowflake", "snowflak")), env={})
+    with pytest.raises(ConfigError, match=r"roots\[0\]\.path: directory not found"):
+        load_settings(write(tmp_path, BASE.replace('"sql"', '"nope"')), env={})
+    with pytest.raises(ConfigError, match=r"roots\[1\]\.name: duplicate"):
+        load_settings(write(tmp_path, BASE + BASE), env={})
+
+
+def test_precedence_file_then_env_then_cli(tmp_path: Path) -> None:
+    cfg = write(tmp_path, BASE + "[batch]\ndebounce_ms = 100\nmax_batch = 7\n")
+    assert load_settings(cfg, env={}).batch.debounce_ms == 100
+    env = {"LINEAGED_BATCH_DEBOUNCE_MS": "50", "NEO4J_URI": "bolt://10.0.0.1:7777"}
+    s = load_settings(cfg, env=env)
+    assert s.batch.debounce_ms == 50
+    assert s.batch.max_batch == 7
+    assert s.neo4j.uri == "bolt://10.0.0.1:7777"
+    s = load_settings(cfg, env=env, overrides={"batch.debounce_ms": 5, "realtime": True})
+    assert s.batch.debounce_ms == 5
+    assert s.debounce_s == s.batch.realtime_debounce_ms / 1000
+
+
+def test_env_values_are_type_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="batch.max_batch"):
+        load_settings(write(tmp_path, BASE), env={"LINEAGED_BATCH_MAX_BATCH": "many"})
+
+
+def test_password_sources_and_never_in_repr(tmp_path: Path) -> None:
+    cfg = write(tmp_path, BASE)
+    s = load_settings(cfg, env={"NEO4J_PASSWORD": "s3cret"})
+    assert s.neo4j.password == "s3cret"
+    assert "s3cret" not in repr(s)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "neo4j-password").write_text("from-systemd\n")
+    s = load_settings(cfg, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert s.neo4j.password == "from-systemd"
+    pw = tmp_path / "pw"
+    pw.write_text("from-file")
+    s = load_settings(write(tmp_path, BASE + f"[neo4j]\npassword_file = '{pw}'\n"), env={})
+    assert s.neo4j.password == "from-file"
+
+
+def test_cli_reports_bad_config_in_one_line_without_traceback(tmp_path: Path) -> None:
+    cfg = write(tmp_path, BASE + "[batch]\ndebounce = 5\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lineaged.cli", "check-config", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "lineaged: config error: unknown key 'batch.debounce'"
+
+
+def test_check_config_hides_the_password(tmp_path: Path) -> None:
+    cfg = write(tmp_path, BASE)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lineaged.cli", "check-config", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env={"NEO4J_PASSWORD": "hunter2", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hunter2" not in proc.stdout
+    assert "password=set" in proc.stdout

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import pool_tasks
+
+from lineaged.model import Priority
+from lineaged.pool import PoolClosed, PriorityPool, WorkerCrashed
+
+
+async def make_pool(fn=pool_tasks.dispatch, **kw) -> PriorityPool:
+    pool = PriorityPool(fn, start_method="forkserver", preload=("pool_tasks",), **kw)
+    await pool.start()
+    return pool
+
+
+async def test_results_and_worker_exceptions_come_back() -> None:
+    pool = await make_pool(workers=2)
+    try:
+        assert await pool.submit(Priority.HIGH, "echo", 42) == 42
+        with pytest.raises(ValueError, match="bad input 7"):
+            await pool.submit(Priority.HIGH, "boom", 7)
+    finally:
+        await pool.close()
+
+
+async def test_high_priority_overtakes_a_low_backlog() -> None:
+    pool = await make_pool(workers=1, max_in_flight=1)
+    done: list[str] = []
+
+    async def run(prio: Priority, name: str) -> None:
+        await pool.submit(prio, "sleep", name, 0.02)
+        done.append(name)
+
+    try:
+        lows = [asyncio.create_task(run(Priority.LOW, f"low{i}")) for i in range(30)]
+        await asyncio.sleep(0.1)  # the backlog is queued and running
+        await run(Priority.HIGH, "high")
+        await asyncio.gather(*lows)
+    finally:
+        await pool.close()
+    # Only the tasks already dispatched before the edit may precede it.
+    assert done.index("high") < 15
+
+
+async def test_timeout_kills_only_the_culprit() -> None:
+    pool = await make_pool(workers=2, task_timeout_s=1.0)
+    try:
+        hung = asyncio.create_task(pool.submit(Priority.LOW, "hang", 0))
+        others = [pool.submit(Priority.LOW, "sleep", i, 0.2) for i in range(8)]
+        results = await asyncio.gather(*others)
+        with pytest.raises(TimeoutError):
+            await hung
+        assert results == list(range(8))
+        assert pool.stats.timeouts == 1
+        assert await pool.submit(Priority.HIGH, "echo", "alive") == "alive"
+    finally:
+        await pool.close()
+
+
+async def test_a_crashing_task_is_convicted_and_bystanders_succeed() -> None:
+    pool = await make_pool(workers=2)
+    try:
+        crashing = asyncio.create_task(pool.submit(Priority.LOW, "crash", 0))
+        others = [pool.submit(Priority.LOW, "sleep", i, 0.05) for i in range(10)]
+        assert await asyncio.gather(*others) == list(range(10))
+        with pytest.raises(WorkerCrashed):
+            await crashing
+    finally:
+        await pool.close()
+
+
+async def test_recycling_with_a_large_backlog_does_not_hang() -> None:
+    # CPython gh-115634: max_tasks_per_child deadlocks with a backlog; our recycling
+    # replaces executors instead, and must get through a backlog many times its size.
+    pool = await make_pool(fn=pool_tasks.pid, workers=2, recycle_after=25)
+    try:
+        pids = await asyncio.wait_for(
+            asyncio.gather(*(pool.submit(Priority.LOW, i) for i in range(400))), timeout=120
+        )
+    finally:
+        await pool.close()
+    assert pool.stats.recycles >= 10
+    assert len(set(pids)) > 2  # work really moved to fresh processes
+
+
+async def test_close_hands_back_queued_work() -> None:
+    pool = await make_pool(workers=1, max_in_flight=1)
+    first = asyncio.create_task(pool.submit(Priority.LOW, "sleep", 1, 0.3))
+    queued = [asyncio.create_task(pool.submit(Priority.LOW, "echo", i)) for i in range(5)]
+    await asyncio.sleep(0.1)
+    await pool.close(deadline_s=5)
+    assert await first == 1
+    for q in queued:
+        with pytest.raises(PoolClosed):
+            await q
+    with pytest.raises(PoolClosed):
+        await pool.submit(Priority.HIGH, "echo", 1)
