@@ -85,7 +85,7 @@ def test_precedence_file_then_env_then_cli(tmp_path: Path) -> None:
 
 
 def test_env_values_are_type_checked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="batch.max_batch"):
+    with pytest.raises(ConfigError, match=r"batch\.max_batch"):
         load_settings(write(tmp_path, BASE), env={"LINEAGED_BATCH_MAX_BATCH": "many"})
 
 
