@@ -178,7 +178,9 @@ class Daemon:
 
     async def _connect(self) -> None:
         cfg = self.settings.neo4j
-        self.driver = AsyncGraphDatabase.driver(cfg.uri, auth=(cfg.user, cfg.password))
+        self.driver = AsyncGraphDatabase.driver(
+            cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
+        )
         deadline = time.monotonic() + cfg.connect_timeout_s
         while True:
             try:

@@ -188,3 +188,21 @@ def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[Any]:
         yield driver
     finally:
         driver.close()
+
+
+@pytest.fixture
+async def graph(neo4j_server: Neo4jServer) -> Any:
+    """An async driver on an emptied graph with lineaged's schema in place."""
+    from neo4j import AsyncGraphDatabase
+
+    from lineaged.graph.schema import ensure_schema
+
+    driver = AsyncGraphDatabase.driver(
+        neo4j_server.uri, auth=neo4j_server.auth, notifications_min_severity="OFF"
+    )
+    await driver.execute_query("MATCH (n) DETACH DELETE n", database_=neo4j_server.database)
+    await ensure_schema(driver, neo4j_server.database)
+    try:
+        yield driver
+    finally:
+        await driver.close()
