@@ -1,0 +1,85 @@
+"""SQL text -> lineage, as a pure function (see docs/extract.md).
+
+`extract()` runs inside pool workers: it does no I/O, keeps no state between calls,
+and returns a small picklable `FileLineage`. `EXTRACTOR_VERSION` is part of the parse
+cache key: bump it whenever the output for some input may change.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Mapping
+
+from sqlglot.dialects.dialect import Dialect, Dialects
+
+from lineaged.extract.pipeline import extract_text
+from lineaged.extract.schema import load_schema_file, schema_fingerprint
+from lineaged.model import FileLineage
+
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "extract",
+    "known_dialects",
+    "load_schema_file",
+    "schema_fingerprint",
+    "warm_up",
+]
+
+EXTRACTOR_VERSION = "1.0.0+sqlglot30.30.0"
+
+# sqlglot logs a warning for every statement it falls back to parsing as a Command;
+# over a warehouse of procedures that is noise in the daemon's log, not information.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def known_dialects() -> tuple[str, ...]:
+    """Dialect names accepted by extract() (sqlglot's, minus the generic base)."""
+    return tuple(sorted(d.value for d in Dialects if d.value))
+
+
+def extract(
+    text: str | bytes,
+    dialect: str,
+    schema: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    default_catalog: str | None = None,
+    default_schema: str | None = None,
+) -> FileLineage:
+    """Lineage of every statement in `text`. Never raises, except ValueError for an
+    unknown dialect (a configuration error, not a property of the file)."""
+    if dialect not in known_dialects():
+        raise ValueError(
+            f"unknown SQL dialect {dialect!r}; expected one of: {', '.join(known_dialects())}"
+        )
+    engine = Dialect.get_or_raise(dialect)
+    text, file_error = _decode(text)
+    return extract_text(
+        text, engine, EXTRACTOR_VERSION, schema, default_catalog, default_schema, file_error
+    )
+
+
+def _decode(data: str | bytes) -> tuple[str, str | None]:
+    """Text of a file. Invalid UTF-8 is decoded with U+FFFD replacements and reported
+    as a file-level error, so the readable statements still produce lineage."""
+    if isinstance(data, str):
+        return data, None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace"), None  # SSMS saves UTF-16 with BOM
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8-sig", errors="replace")
+        return text, f"invalid UTF-8 at byte {exc.start}; decoded with replacement characters"
+
+
+def warm_up() -> None:
+    """Pool-worker initializer: import and build what is heavy, then gc.freeze().
+
+    Freezing the import-time objects keeps the cyclic GC from rescanning them on every
+    collection (sqlglot trees point back at their parents, so collections are frequent);
+    measured 10-16% off parse time."""
+    for name in ("postgres", "snowflake", "bigquery", "tsql", "spark", "mysql"):
+        extract("SELECT a FROM t; INSERT INTO u SELECT a FROM t", name)
+    gc.collect()
+    gc.freeze()

@@ -1,0 +1,87 @@
+"""Name normalisation: one spelling per table and column, per dialect.
+
+Identifiers are folded the way the dialect folds them (sqlglot's
+`normalize_identifiers`: Postgres lower-cases, Snowflake upper-cases, quoted
+identifiers keep their case), then joined with dots: `catalog.db.table`.
+Default catalog/schema are added only where the SQL left them out, the same rule
+sqlglot's `qualify_tables` applies to the tables inside queries, so targets and
+sources always agree on a name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """How one extraction call spells names: dialect plus configured defaults."""
+
+    dialect: Dialect
+    catalog: str | None = None
+    db: str | None = None
+
+    @classmethod
+    def build(cls, dialect: Dialect, catalog: str | None, db: str | None) -> Naming:
+        return cls(dialect, _norm_default(catalog, dialect), _norm_default(db, dialect))
+
+
+def _norm_default(value: str | None, dialect: Dialect) -> str | None:
+    if not value:
+        return None
+    ident = exp.parse_identifier(value, dialect=dialect)
+    return normalize_identifiers(ident, dialect=dialect).name
+
+
+def is_temp_name(name: str) -> bool:
+    """T-SQL `#local` / `##global` temp tables are temporary by their name alone."""
+    return name.startswith("#")
+
+
+def table_name(table: exp.Table, naming: Naming, *, normalized: bool = True) -> str:
+    """Dotted, normalised name of `table`, with configured defaults filled in.
+
+    `normalized=False` means the identifiers still carry the user's spelling and are
+    folded here; tables that went through sqlglot's `qualify_tables` already are.
+    """
+    if not normalized:
+        table = normalize_identifiers(table.copy(), dialect=naming.dialect)
+    name = _ident_name(table.this)
+    if table.this is not None and table.this.args.get("temporary") and not is_temp_name(name):
+        name = "#" + name  # T-SQL `INTO #t` parses to a flagged `t`; FROM #t keeps the `#`
+    if is_temp_name(name):
+        # A temp table lives in the session, not in any schema: never prefix it.
+        return name
+    db = table.text("db") or naming.db
+    catalog = table.text("catalog") or (naming.catalog if db else None)
+    parts = [p for p in (catalog, db, name) if p]
+    # Four-part names (T-SQL linked servers) keep their extra leading parts.
+    extra = [p.name for p in table.parts[: max(0, len(table.parts) - 3)]]
+    return ".".join(extra + parts)
+
+
+def _ident_name(node: exp.Expr | None) -> str:
+    if node is None:
+        return ""
+    return node.name if not isinstance(node, exp.Dot) else node.sql()
+
+
+def column_name(name: str, naming: Naming) -> str:
+    """Fold a bare column name (from a schema file or a DDL) like the dialect would."""
+    ident = exp.to_identifier(name)
+    if ident is None:
+        return name
+    return normalize_identifiers(ident, dialect=naming.dialect).name
+
+
+def parse_table_key(key: str, naming: Naming) -> str:
+    """Normalise a schema-file key such as `Sales.Orders` to the extractor's spelling."""
+    try:
+        table = exp.to_table(key, dialect=naming.dialect)
+    except Exception:  # an odd key must not sink the whole schema file
+        return key
+    return table_name(table, naming, normalized=False)

@@ -1,0 +1,72 @@
+"""Attribute unqualified columns that sqlglot's qualify_columns left alone.
+
+Without a schema sqlglot cannot tell which table an unqualified column belongs to, so
+it leaves it bare. We attribute it only when there is exactly one candidate: the
+single source of its scope, or the single source whose columns are not known to
+exclude it. Anything else stays unqualified and is reported as unresolved — never
+guessed.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, walk_in_scope
+from sqlglot.schema import MappingSchema
+
+# Marks a column we could not attribute, so qualify_columns leaves it alone instead of
+# raising "Cannot resolve ... due to missing source schemas" for the whole statement.
+UNRESOLVED = "__lineaged_unresolved__"
+
+
+def attribute_unqualified(root: Scope, schema: MappingSchema, *, mark: bool = False) -> None:
+    for scope in root.traverse():
+        # scope.columns leaves out e.g. columns inside aggregates in HAVING: walk instead.
+        bare = [
+            c
+            for c in walk_in_scope(scope.expression)
+            if isinstance(c, exp.Column) and not c.table and not c.is_star
+        ]
+        if not bare:
+            continue
+        known = {alias: _known_columns(src, schema) for alias, src in _sources(scope)}
+        projections = (
+            scope.expression.expressions if isinstance(scope.expression, exp.Select) else []
+        )
+        aliases = {p.alias for p in projections if isinstance(p, exp.Alias)}
+        for column in bare:
+            owner = None if column.name in aliases else _owner(column.name, known)
+            if owner is not None:
+                column.set("table", exp.to_identifier(owner))
+            elif mark and scope.can_be_correlated and column.name not in aliases:
+                column.set("table", exp.to_identifier(UNRESOLVED))
+
+
+def _sources(scope: Scope) -> list[tuple[str, exp.Expr | Scope]]:
+    if isinstance(scope.expression, exp.Select):
+        return [(alias, src) for alias, (_, src) in scope.selected_sources.items()]
+    # A table function's scope (UNNEST(col), LATERAL ...) reads from its outer sources.
+    return [(alias, src) for alias, src in scope.sources.items() if alias]
+
+
+def _owner(name: str, known: dict[str, set[str] | None]) -> str | None:
+    if name in known and known[name] is None:
+        return name  # BigQuery `UNNEST(arr) AS x ... SELECT x`: the alias is the value
+    candidates = [alias for alias, cols in known.items() if cols is None or name in cols]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _known_columns(source: exp.Expr | Scope, schema: MappingSchema) -> set[str] | None:
+    """Columns a source is known to have; None when unknown (could have any)."""
+    if isinstance(source, exp.Table):
+        if not isinstance(source.this, exp.Identifier):
+            return None
+        names = schema.column_names(source) if schema.find(source, raise_on_missing=False) else []
+        return set(names) or None
+    if isinstance(source, Scope) and isinstance(source.expression, exp.UDTF):
+        alias = source.expression.args.get("alias")
+        names = {c.name for c in alias.columns} if alias is not None else set()
+        return names or None
+    if isinstance(source, Scope) and isinstance(source.expression, exp.Query):
+        selects = source.expression.named_selects
+        return None if "*" in selects or not selects else set(selects)
+    return None

@@ -1,0 +1,1 @@
+CREATE TABLE `proj.dw.t` AS SELECT id, amount FROM `proj.sales.orders`

@@ -1,0 +1,4 @@
+CREATE PROCEDURE dw.p()
+BEGIN
+  INSERT INTO dw.a (id) SELECT id FROM sales.x;
+END;

@@ -1,0 +1,135 @@
+"""The golden corpus: `<dialect>/<case>.sql` next to `<case>.json`.
+
+Expected JSON (hand-checked; compact so that it can be read and written by hand):
+
+    {"options": {"schema": {...}, "default_schema": "x"},      # optional
+     "statements": [
+       {"kind": "insert", "targets": [...], "sources": [...], "temp_targets": [...],
+        "unresolved": [...], "error": false,
+        "columns": {"dw.t.a": {"IDENTITY": ["s.x.a"], "CONDITIONAL": ["s.x.c"]}},
+        "indirect": {"JOIN": ["s.x.id", "s.y.id"], "FILTER": [...]}}]}
+
+Omitted keys mean empty. Transform names drop their DIRECT/ or INDIRECT/ prefix.
+`indirect` holds the statement-level indirect edges (JOIN, FILTER, GROUP_BY, SORT and
+those coming from CTEs/subqueries) and applies to every column listed in `columns`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lineaged.model import FileLineage
+
+ROOT = Path(__file__).parent
+DIRECT = {"IDENTITY", "TRANSFORMATION", "AGGREGATION"}
+# Known failures: constructs beyond what sqlglot parses (or what we resolve); the
+# expected files stay right and the scorer counts them against us.
+KNOWN_FAILURES: dict[str, str] = {
+    "tsql/table_variable_followed": "T-SQL table variables (@t) are not yet treated as temp tables",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    dialect: str
+    name: str
+    sql: Path
+    expected: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.dialect}/{self.name}"
+
+    def load(self) -> dict:
+        return json.loads(self.expected.read_text())
+
+
+def cases() -> list[Case]:
+    out = []
+    for sql in sorted(ROOT.glob("*/*.sql")):
+        out.append(Case(sql.parent.name, sql.stem, sql, sql.with_suffix(".json")))
+    return out
+
+
+def full_transform(short: str) -> str:
+    return f"{'DIRECT' if short in DIRECT else 'INDIRECT'}/{short}"
+
+
+def expected_edges(stmt: dict) -> set[tuple[str, str, str]]:
+    """(target column, source column, transform) triples a statement should yield."""
+    edges = set()
+    for target, by_transform in stmt.get("columns", {}).items():
+        merged = {k: set(v) for k, v in by_transform.items()}
+        for short, sources in stmt.get("indirect", {}).items():
+            merged.setdefault(short, set()).update(sources)
+        for short, sources in merged.items():
+            edges.update((target, s, full_transform(short)) for s in sources)
+    return edges
+
+
+def actual_edges(stmt) -> set[tuple[str, str, str]]:
+    return {(e.target, s, e.transform) for e in stmt.columns for s in e.sources}
+
+
+def compact(result: FileLineage) -> list[dict]:
+    """A FileLineage in the corpus's compact shape (used to draft and to compare)."""
+    out = []
+    for s in result.statements:
+        per_target: dict[str, dict[str, set[str]]] = {}
+        for e in s.columns:
+            short = e.transform.split("/", 1)[1]
+            per_target.setdefault(e.target, {}).setdefault(short, set()).update(e.sources)
+        shared = _shared_indirect(per_target)
+        columns = {}
+        for target, by in sorted(per_target.items()):
+            own = {}
+            for short, srcs in sorted(by.items()):
+                rest = srcs - shared.get(short, set())
+                if rest:
+                    own[short] = sorted(rest)
+            columns[target] = own
+        stmt = {
+            "kind": s.kind,
+            "targets": list(s.targets),
+            "sources": list(s.sources),
+            "temp_targets": list(s.temp_targets),
+            "unresolved": list(s.unresolved),
+            "error": s.error is not None,
+            "columns": columns,
+            "indirect": {k: sorted(v) for k, v in sorted(shared.items())},
+        }
+        out.append({k: v for k, v in stmt.items() if v not in ([], {}, False)} | {"kind": s.kind})
+    return out
+
+
+def _shared_indirect(per_target: dict[str, dict[str, set[str]]]) -> dict[str, set[str]]:
+    if not per_target:
+        return {}
+    shared: dict[str, set[str]] | None = None
+    for by in per_target.values():
+        ind = {k: set(v) for k, v in by.items() if k not in DIRECT}
+        if shared is None:
+            shared = ind
+        else:
+            shared = {k: shared[k] & ind[k] for k in shared.keys() & ind.keys()}
+    return {k: v for k, v in (shared or {}).items() if v}
+
+
+def normalised(stmts: list[dict]) -> list[dict]:
+    """Expected or actual compact statements in a comparable form."""
+    out = []
+    for s in stmts:
+        out.append(
+            {
+                "kind": s["kind"],
+                "targets": sorted(s.get("targets", [])),
+                "sources": sorted(s.get("sources", [])),
+                "temp_targets": sorted(s.get("temp_targets", [])),
+                "unresolved": sorted(s.get("unresolved", [])),
+                "error": bool(s.get("error", False)),
+                "edges": sorted(expected_edges(s)),
+            }
+        )
+    return out

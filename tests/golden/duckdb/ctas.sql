@@ -1,0 +1,1 @@
+CREATE TABLE dw.t AS SELECT id, amount FROM sales.orders

@@ -1,0 +1,1 @@
+INSERT INTO `dw`.`t` (id) SELECT `id` FROM `s`.`x`

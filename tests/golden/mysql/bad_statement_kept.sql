@@ -1,0 +1,3 @@
+INSERT INTO dw.a (id) SELECT id FROM s.x;
+SELECT FROM WHERE;
+INSERT INTO dw.b (id) SELECT id FROM s.y

@@ -1,0 +1,1 @@
+DELETE t FROM dw.t t JOIN sales.bad b ON t.id = b.id

@@ -1,0 +1,1 @@
+UPDATE dw.t SET total = (SELECT SUM(o.amount) FROM sales.orders o WHERE o.id = t.id)

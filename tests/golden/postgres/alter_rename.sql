@@ -1,0 +1,1 @@
+ALTER TABLE dw.a RENAME TO b

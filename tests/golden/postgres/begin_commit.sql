@@ -1,0 +1,3 @@
+BEGIN;
+INSERT INTO dw.t (id) SELECT id FROM s.x;
+COMMIT;

@@ -1,0 +1,1 @@
+CREATE TABLE dw.t (id INT, name VARCHAR(10))

@@ -1,0 +1,1 @@
+DELETE FROM dw.t USING sales.bad b WHERE dw.t.id = b.id

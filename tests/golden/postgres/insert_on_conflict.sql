@@ -1,0 +1,1 @@
+INSERT INTO dw.t (id, v) SELECT id, v FROM s.x ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v

@@ -1,0 +1,3 @@
+CREATE TABLE dw.a AS SELECT id FROM s.x;
+INSERT INTO dw.b (id) SELECT id FROM dw.a;
+SELECT id FROM dw.b

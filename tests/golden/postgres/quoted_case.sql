@@ -1,0 +1,1 @@
+CREATE TABLE dw."Mixed" AS SELECT "Id", name FROM "Sales".orders

@@ -1,0 +1,1 @@
+CREATE TABLE dw.tree AS WITH RECURSIVE r AS (SELECT id, parent_id FROM hr.nodes WHERE parent_id IS NULL UNION ALL SELECT n.id, n.parent_id FROM hr.nodes n JOIN r ON n.parent_id = r.id) SELECT id, parent_id FROM r

@@ -1,0 +1,2 @@
+CREATE TEMP TABLE stage AS SELECT id, amount FROM sales.orders WHERE amount > 0;
+INSERT INTO dw.fact (id, amount) SELECT id, amount FROM stage;

@@ -1,0 +1,1 @@
+CREATE TABLE dw.t AS SELECT id, unnest(tags) AS tag FROM blog.posts

@@ -1,0 +1,1 @@
+INSERT OVERWRITE INTO dw.t (id) SELECT id FROM raw.x

@@ -1,0 +1,7 @@
+CREATE OR REPLACE PROCEDURE dw.p()
+RETURNS VARCHAR
+LANGUAGE JAVASCRIPT
+AS
+$$
+  var x = 1; return x;
+$$;

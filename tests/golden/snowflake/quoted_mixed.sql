@@ -1,0 +1,1 @@
+CREATE TABLE dw.t AS SELECT "MixedCol", plain FROM raw.src

@@ -1,0 +1,1 @@
+CREATE TABLE dw.t AS SELECT * FROM sales.orders

@@ -1,0 +1,1 @@
+INSERT INTO analytics.dw.t (id) SELECT id FROM raw.sales.orders

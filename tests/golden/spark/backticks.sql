@@ -1,0 +1,1 @@
+INSERT INTO `db`.`t` (id) SELECT `id` FROM `db`.`s`

@@ -1,0 +1,1 @@
+DELETE FROM dw.t WHERE id IN (SELECT id FROM sales.bad)

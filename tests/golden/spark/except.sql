@@ -1,0 +1,1 @@
+CREATE TABLE dw.t AS SELECT id FROM s.one EXCEPT SELECT id FROM s.two

@@ -1,0 +1,1 @@
+INSERT INTO dw.fact SELECT id, amount FROM sales.orders

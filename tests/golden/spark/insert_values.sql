@@ -1,0 +1,1 @@
+INSERT INTO dw.fact (id, amount) VALUES (1, 2)

@@ -1,0 +1,6 @@
+BEGIN TRY
+  INSERT INTO dbo.a (id) SELECT id FROM dbo.x;
+END TRY
+BEGIN CATCH
+  PRINT 'failed';
+END CATCH

@@ -1,0 +1,1 @@
+INSERT INTO [dbo].[Fact] ([Id]) SELECT [o].[Id] FROM [dbo].[Orders] AS [o]

@@ -1,0 +1,1 @@
+INSERT INTO fact (id) SELECT id FROM orders

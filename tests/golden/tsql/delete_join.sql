@@ -1,0 +1,1 @@
+DELETE a FROM dbo.t a JOIN dbo.bad b ON a.id = b.id

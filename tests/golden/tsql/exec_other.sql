@@ -1,0 +1,1 @@
+EXEC dbo.something 1, 2;

@@ -1,0 +1,5 @@
+INSERT INTO dbo.a (id) SELECT id FROM dbo.x
+GO
+INSERT INTO dbo.b (id) SELECT id FROM dbo.y
+GO
+

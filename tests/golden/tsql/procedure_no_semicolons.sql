@@ -1,0 +1,5 @@
+CREATE PROC dbo.p AS
+INSERT INTO dbo.a (id) SELECT id FROM dbo.x
+DELETE FROM dbo.a WHERE id IS NULL
+GO
+

@@ -1,0 +1,1 @@
+SELECT o.id, o.amount INTO dbo.snapshot FROM dbo.orders o

@@ -1,0 +1,1 @@
+CREATE VIEW dw.v AS SELECT c.id, c.name FROM crm.customers c WHERE c.active = 1

@@ -1,0 +1,63 @@
+"""`lineaged extract`: JSON shape, JSON Lines for many files, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+
+import orjson
+import pytest
+
+from lineaged.extract import cli
+
+KEYS = {"path", "sha256", "dialect", "extractor_version", "statements", "error"}
+STATEMENT_KEYS = {
+    "index", "line", "kind", "targets", "sources", "columns", "temp_targets", "unresolved",
+    "error",
+}  # fmt: skip
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["extract", *argv])
+    return args.func(args)
+
+
+def test_single_file_json(tmp_path, capsysbinary) -> None:
+    sql = b"INSERT INTO t (a) SELECT x FROM s;"
+    (tmp_path / "a.sql").write_bytes(sql)
+    assert run([str(tmp_path / "a.sql"), "--json"]) == 0
+    doc = orjson.loads(capsysbinary.readouterr().out)
+    assert set(doc) == KEYS
+    assert doc["sha256"] == hashlib.sha256(sql).hexdigest()
+    assert set(doc["statements"][0]) == STATEMENT_KEYS
+    assert doc["statements"][0]["columns"] == [
+        {"target": "t.a", "sources": ["s.x"], "transform": "DIRECT/IDENTITY"}
+    ]
+
+
+def test_directory_gives_json_lines_and_exit_1_on_errors(tmp_path, capsysbinary) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.sql").write_text("SELECT 1 FROM a;")
+    (tmp_path / "sub" / "b.sql").write_text("SELECT FROM (;")
+    (tmp_path / "ignored.txt").write_text("SELECT 1")
+    assert run([str(tmp_path), "--json", "--dialect", "tsql"]) == 1
+    lines = capsysbinary.readouterr().out.splitlines()
+    assert [orjson.loads(line)["path"].rsplit("/", 1)[-1] for line in lines] == ["a.sql", "b.sql"]
+
+
+def test_summary_mentions_tables(tmp_path, capsys) -> None:
+    (tmp_path / "a.sql").write_text("CREATE TABLE t AS SELECT x FROM s;")
+    assert run([str(tmp_path / "a.sql")]) == 0
+    out = capsys.readouterr().out
+    assert "create_table_as" in out and "writes: t" in out and "t.x <- s.x" in out
+
+
+@pytest.mark.parametrize(
+    "argv", [["missing.sql"], ["--dialect", "nope", "x.sql"], ["--schema", "/nonexistent", "x"]]
+)
+def test_usage_errors_exit_2(argv, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.sql").write_text("SELECT 1")
+    assert run(argv) == 2
