@@ -1,12 +1,24 @@
 """The one place that decides what a Neo4j driver error means for the writer.
 
-RETRY  - the database or the network is in the way right now (unavailable, leader
-         switch, deadlock, lock or transaction timeout, connection reset): wait and
-         try the same transaction again, for as long as the daemon runs.
+RETRY  - the database or the network is in the way right now; the writer waits (capped
+         exponential backoff with jitter) and runs the same transaction again, for as
+         long as the daemon runs, and the pipeline behind it stalls (nothing dropped):
+         * ServiceUnavailable, SessionExpired, IncompleteCommit (connection lost during
+           COMMIT: the replace is idempotent, so running it again is safe either way),
+           connection resets and socket timeouts (OSError, TimeoutError);
+         * every TransientError (Neo.TransientError.*), e.g. deadlocks, lock timeouts,
+           DatabaseUnavailable, leader switches; and any error the driver itself marks
+           retryable (NotALeader, ForbiddenOnReadOnlyDatabase, AuthorizationExpired...);
+         * Neo.ClientError.Transaction.Terminated / LockClientStopped / TransactionTimedOut
+           (Neo4j 5 reports these as client errors, but they mean "the server stopped
+           this transaction" — shutdown, an admin kill, a timeout — never "bad data").
 FATAL  - configuration is wrong (authentication, missing database): retrying cannot
-         help and splitting would dead-letter every file; stop and say why.
-SPLIT  - anything else is taken to be caused by the data of the batch: split it in
-         halves until the one file that cannot be written is isolated.
+         help and splitting would dead-letter every file; the writer raises
+         WriterFatalError and the daemon stops.
+SPLIT  - anything else (constraint violations, an index key too large, a memory pool
+         exhausted by one huge batch, a Cypher type error...) is taken to be caused by
+         the data of the batch: the batch is split in halves until the one file that
+         cannot be written is isolated and dead-lettered.
 """
 
 from __future__ import annotations
@@ -34,6 +46,15 @@ _FATAL_CODES = (
     "Neo.ClientError.Security.",
     "Neo.ClientError.Database.DatabaseNotFound",
 )
+# The server gave up on the transaction, not on the data in it.
+_STOPPED_CODES = (
+    "Neo.ClientError.Transaction.Terminated",
+    "Neo.ClientError.Transaction.LockClientStopped",
+    "Neo.ClientError.Transaction.TransactionTimedOut",
+)
+# Transient by the server's account, but retrying the same oversized batch would fail
+# the same way forever; halving it is what helps.
+_TOO_BIG_CODES = ("Neo.TransientError.General.MemoryPoolOutOfMemoryError",)
 
 
 def classify(exc: BaseException) -> ErrorKind:
@@ -41,14 +62,18 @@ def classify(exc: BaseException) -> ErrorKind:
         return ErrorKind.FATAL
     if isinstance(exc, Neo4jError):
         code = exc.code or ""
+        if code.startswith("Neo.ClientError.Security.AuthorizationExpired"):
+            return ErrorKind.RETRY  # the driver re-authenticates on the next attempt
         if code.startswith(_FATAL_CODES):
             return ErrorKind.FATAL
+        if code.startswith(_TOO_BIG_CODES):
+            return ErrorKind.SPLIT
+        if code.startswith(_STOPPED_CODES):
+            return ErrorKind.RETRY
         if isinstance(exc, TransientError) or exc.is_retryable():
             return ErrorKind.RETRY
         return ErrorKind.SPLIT
     if isinstance(exc, ServiceUnavailable | SessionExpired):
-        return ErrorKind.RETRY
-    if isinstance(exc, DriverError) and exc.is_retryable():
         return ErrorKind.RETRY
     if isinstance(exc, DriverError | OSError | TimeoutError | ConnectionError):
         return ErrorKind.RETRY

@@ -5,7 +5,16 @@ A batch of files is one transaction; a file is never split across transactions, 
 graph holds each file fully old or fully new. Transient errors wait and retry the same
 transaction forever (the pipeline behind stalls, nothing is dropped); any other error
 splits the batch in halves until the one file that cannot be written is isolated and
-dead-lettered, and the rest are written.
+dead-lettered, and the rest are written. What counts as transient is decided in
+`graph/errors.py` only.
+
+Transactions are explicit (`begin_transaction` / `commit`) rather than the driver's
+managed `execute_write`: the managed retry gives up after `max_transaction_retry_time`
+(30 s) and, while it retries, nothing outside can see that Neo4j is away. Here every
+attempt is counted, `stats.state` says `waiting_for_neo4j` from the first failure, and
+the retry never gives up. Deadlocks between concurrent writers are rare because rows
+take Table/Column locks in one global (sorted) order, and are retried like any other
+transient error when they happen.
 """
 
 from __future__ import annotations
@@ -13,17 +22,22 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncSession, AsyncTransaction
 
 from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.errors import ErrorKind, classify, describe
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
+from lineaged.graph.stats import WriterStats, driver_pool_stats
 from lineaged.model import FileUpdate
+
+__all__ = ["FileState", "GraphWriter", "WriterFatalError", "WriterStats"]
 
 log = structlog.get_logger(__name__)
 
@@ -32,28 +46,23 @@ class WriterFatalError(RuntimeError):
     """The database refuses us for a reason retrying cannot fix (auth, no database)."""
 
 
-@dataclass
-class WriterStats:
-    transactions: int = 0
-    rows: int = 0
-    files: int = 0
-    retries: int = 0
-    splits: int = 0
-    dead_letters: int = 0
-    write_seconds: float = 0.0
-    waiting_since: float | None = None  # monotonic time Neo4j became unreachable
-    last_error: str | None = None
-
-    @property
-    def state(self) -> str:
-        return "waiting_for_neo4j" if self.waiting_since is not None else "ok"
-
-
 @dataclass(frozen=True)
 class FileState:
     sha256: str | None
     extractor_version: str | None
     failed_sha256: str | None
+
+
+class _Backoff:
+    """Capped exponential backoff with jitter (0.5-1.0 of the step), per operation."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self._delay = initial_s
+        self._max = max_s
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self._delay * random.uniform(0.5, 1.0))
+        self._delay = min(self._delay * 2, self._max)
 
 
 class GraphWriter:
@@ -73,17 +82,26 @@ class GraphWriter:
         self._database = database
         self._dead = dead_letters
         self.rows_per_tx = rows_per_tx
+        self.max_concurrency = max_concurrency
         self.slow_tx_s = slow_tx_s
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
+        # Bounds concurrent write transactions across every caller of this writer.
         self._tx_slots = asyncio.Semaphore(max_concurrency)
         self.stats = WriterStats()
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return self._dead
 
     # -- public API -------------------------------------------------------------------
 
     async def write(self, updates: Sequence[FileUpdate]) -> None:
-        """Write every update; returns once each is in the graph or dead-lettered."""
-        chunks = list(self._chunks(_last_per_file(updates)))
+        """Write every update; returns once each is in the graph or dead-lettered.
+
+        While Neo4j is unreachable this does not return (that is the back-pressure);
+        it raises only WriterFatalError."""
+        chunks = self._chunks(_last_per_file(updates))
         if len(chunks) == 1:
             await self._write_or_split(chunks[0])
             return
@@ -104,6 +122,13 @@ class GraphWriter:
             r["path"]: FileState(r["sha256"], r["extractor_version"], r["failed_sha256"])
             for r in records
         }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and gauges for /metrics and status (see WriterStats.snapshot)."""
+        snap = self.stats.snapshot(driver_pool_stats(self._driver))
+        snap["max_concurrent_tx"] = self.max_concurrency
+        snap["rows_per_tx"] = self.rows_per_tx
+        return snap
 
     # -- batching, splitting, dead letters --------------------------------------------
 
@@ -139,18 +164,15 @@ class GraphWriter:
     async def _dead_letter(self, update: FileUpdate, error: BaseException) -> None:
         message = describe(error)
         self.stats.dead_letters += 1
-        self._dead.append(
-            [
-                DeadLetter(
-                    update.ref.root,
-                    update.ref.path,
-                    update.sha256,
-                    type(error).__name__,
-                    message,
-                    time.time(),
-                )
-            ]
+        letter = DeadLetter(
+            update.ref.root,
+            update.ref.path,
+            update.sha256,
+            type(error).__name__,
+            message,
+            time.time(),
         )
+        self._dead.append([letter])
         log.error("file_dead_lettered", file=update.ref.id, sha256=update.sha256, error=message)
         if update.lineage is None:
             return
@@ -164,100 +186,137 @@ class GraphWriter:
 
     async def _write_with_retry(self, rows: WriteRows) -> BaseException | None:
         """Run the transaction until it commits (None) or fails permanently (the error)."""
-        delay = self._backoff_initial
+        backoff = _Backoff(self._backoff_initial, self._backoff_max)
         while True:
             try:
                 await self._run_tx(rows)
             except Exception as exc:
-                kind = classify(exc)
-                self.stats.last_error = describe(exc)
-                if kind is ErrorKind.FATAL:
-                    raise WriterFatalError(describe(exc)) from exc
-                if kind is ErrorKind.SPLIT:
+                if self._is_permanent(exc):
                     return exc
-                self.stats.retries += 1
-                if self.stats.waiting_since is None:
-                    self.stats.waiting_since = time.monotonic()
-                    log.warning("neo4j_unavailable_retrying", error=describe(exc))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self._backoff_max)
+                await backoff.sleep()
                 continue
-            if self.stats.waiting_since is not None:
-                waited = time.monotonic() - self.stats.waiting_since
-                log.warning("neo4j_available_again", waited_s=round(waited, 1))
-                self.stats.waiting_since = None
+            self._reachable()
             return None
 
-    async def _run_tx(self, rows: WriteRows) -> None:
-        async with self._tx_slots:
-            started = time.monotonic()
+    def _is_permanent(self, exc: Exception) -> bool:
+        """Record `exc`; True for SPLIT, False for RETRY; raises on FATAL."""
+        kind = classify(exc)
+        self.stats.record_error(describe(exc))
+        if kind is ErrorKind.FATAL:
+            raise WriterFatalError(describe(exc)) from exc
+        if kind is ErrorKind.SPLIT:
+            return True
+        self.stats.retries += 1
+        if self.stats.waiting_since is None:
+            self.stats.waiting_since = time.monotonic()
+            log.warning("neo4j_unavailable_retrying", error=describe(exc))
+        return False
+
+    def _reachable(self) -> None:
+        if self.stats.waiting_since is not None:
+            waited = time.monotonic() - self.stats.waiting_since
+            log.warning("neo4j_available_again", waited_s=round(waited, 1))
+            self.stats.waiting_since = None
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        # Counted so that a leaked session shows up as sessions_open > 0 when idle.
+        self.stats.sessions_opened += 1
+        try:
             async with self._driver.session(database=self._database) as session:
-                await session.execute_write(_replace_files, rows)
+                yield session
+        finally:
+            self.stats.sessions_closed += 1
+
+    async def _run_tx(self, rows: WriteRows) -> None:
+        self.stats.tx_waiting += 1
+        try:
+            await self._tx_slots.acquire()
+        finally:
+            self.stats.tx_waiting -= 1
+        self.stats.tx_in_flight += 1
+        try:
+            started = time.monotonic()
+            timings: dict[str, float] = {}
+            self.stats.attempts += 1
+            async with self._session() as session, await session.begin_transaction() as tx:
+                await _replace_files(tx, rows, timings)
+                await tx.commit()
             elapsed = time.monotonic() - started
+        finally:
+            self.stats.tx_in_flight -= 1
+            self._tx_slots.release()
         self.stats.transactions += 1
         self.stats.rows += rows.row_count
         self.stats.write_seconds += elapsed
         if elapsed > self.slow_tx_s:
-            log.warning(
-                "slow_write_transaction",
-                query="replace_files",
-                rows=rows.row_count,
-                files=len(rows.delete_ids),
-                duration_s=round(elapsed, 3),
-            )
+            self._warn_slow(rows, elapsed, timings)
+
+    def _warn_slow(self, rows: WriteRows, elapsed: float, timings: dict[str, float]) -> None:
+        self.stats.slow_transactions += 1
+        slowest = max(timings, key=timings.__getitem__, default="replace_files")
+        log.warning(
+            "slow_write_transaction",
+            query=slowest,
+            query_s=round(timings.get(slowest, elapsed), 3),
+            rows=rows.row_count,
+            files=len(rows.delete_ids),
+            duration_s=round(elapsed, 3),
+            threshold_s=self.slow_tx_s,
+        )
 
     async def _read(self, query: str, **params: object) -> list:
-        delay = self._backoff_initial
+        """A read that waits out transient errors like writes do (reconcile stalls too)."""
+        backoff = _Backoff(self._backoff_initial, self._backoff_max)
         while True:
             try:
-                result = await self._driver.execute_query(
-                    query, params, database_=self._database, routing_="r"
-                )
-                return result.records
+                async with self._session() as s, await s.begin_transaction() as tx:
+                    result = await tx.run(query, params)
+                    records = [r async for r in result]
+                    await tx.commit()
             except Exception as exc:
-                if classify(exc) is not ErrorKind.RETRY:
+                if self._is_permanent(exc):
                     raise
-                self.stats.retries += 1
-                self.stats.last_error = describe(exc)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self._backoff_max)
+                await backoff.sleep()
+                continue
+            self._reachable()
+            return records
 
 
-async def _replace_files(tx: AsyncManagedTransaction, rows: WriteRows) -> None:
+async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[str, float]) -> None:
+    async def run(name: str, query: str, **params: object) -> Any:
+        started = time.monotonic()
+        result = await tx.run(query, params)
+        record = await result.single(strict=False)
+        timings[name] = timings.get(name, 0.0) + time.monotonic() - started
+        return record
+
     columns: set[str] = set()
     tables: set[str] = set()
     if rows.delete_ids:
-        record = await _single(tx, q.DELETE_COLUMN_EDGES, ids=rows.delete_ids)
+        record = await run("delete_column_edges", q.DELETE_COLUMN_EDGES, ids=rows.delete_ids)
         columns.update(record["columns"])
-        record = await _single(tx, q.DELETE_STATEMENTS, ids=rows.delete_ids)
+        record = await run("delete_statements", q.DELETE_STATEMENTS, ids=rows.delete_ids)
         tables.update(record["tables"])
     if rows.removed_ids:
-        await _run(tx, q.DELETE_FILES, ids=rows.removed_ids)
+        await run("delete_files", q.DELETE_FILES, ids=rows.removed_ids)
     if rows.files:
-        await _run(tx, q.UPSERT_FILES, files=rows.files)
+        await run("upsert_files", q.UPSERT_FILES, files=rows.files)
     if rows.statements:
-        await _run(tx, q.CREATE_STATEMENTS, statements=rows.statements)
+        await run("create_statements", q.CREATE_STATEMENTS, statements=rows.statements)
     if rows.reads:
-        await _run(tx, q.WRITE_READS, edges=rows.reads)
+        await run("write_reads", q.WRITE_READS, edges=rows.reads)
     if rows.writes:
-        await _run(tx, q.WRITE_WRITES, edges=rows.writes)
+        await run("write_writes", q.WRITE_WRITES, edges=rows.writes)
     if rows.column_edges:
-        await _run(tx, q.WRITE_COLUMN_EDGES, edges=rows.column_edges)
+        await run("write_column_edges", q.WRITE_COLUMN_EDGES, edges=rows.column_edges)
     if columns:
-        record = await _single(tx, q.DELETE_ORPHAN_COLUMNS, columns=sorted(columns))
+        record = await run(
+            "delete_orphan_columns", q.DELETE_ORPHAN_COLUMNS, columns=sorted(columns)
+        )
         tables.update(t for t in record["tables"] if t is not None)
     if tables:
-        await _run(tx, q.DELETE_ORPHAN_TABLES, tables=sorted(tables))
-
-
-async def _run(tx: AsyncManagedTransaction, query: str, **params: object) -> None:
-    result = await tx.run(query, params)
-    await result.consume()
-
-
-async def _single(tx: AsyncManagedTransaction, query: str, **params: object):
-    result = await tx.run(query, params)
-    return await result.single(strict=True)
+        await run("delete_orphan_tables", q.DELETE_ORPHAN_TABLES, tables=sorted(tables))
 
 
 def _last_per_file(updates: Sequence[FileUpdate]) -> list[FileUpdate]:
