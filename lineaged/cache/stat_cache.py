@@ -1,0 +1,125 @@
+"""Stat cache: (root, path) -> (size, mtime_ns, inode, sha256), like git's index.
+
+A warm restart stats every file (~470k/s) and re-reads and re-hashes only those whose
+stat differs from the entry recorded when the file was last hashed.
+
+Two rules make that safe:
+- stat the file *before* reading it, and record that stat with the hash of what was read.
+  A write landing between stat and read then leaves a stale stat next to the new hash,
+  so the next comparison fails and the file is hashed again; the reverse order could
+  pair a new stat with old content and hide the change forever.
+- "racily clean" entries (git's term) are not trusted: if the file's mtime was within
+  RACY_WINDOW_NS of the moment it was hashed, a second write in the same timestamp tick
+  (coarse kernel clock, 2 s on FAT, clock skew on NFS) could keep size, mtime and inode
+  identical. Such an entry always compares as changed; the re-hash records a fresh,
+  trusted entry.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lineaged.cache.store import CacheStore
+
+RACY_WINDOW_NS = 2_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class StatEntry:
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str
+    # Wall-clock time (ns) of the stat that goes with `sha256`; see "racily clean".
+    checked_ns: int
+
+    @classmethod
+    def from_stat(
+        cls, st: os.stat_result, sha256: str, *, checked_ns: int | None = None
+    ) -> StatEntry:
+        """`st` must come from before the content that produced `sha256` was read."""
+        return cls(
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            inode=st.st_ino,
+            sha256=sha256,
+            checked_ns=time.time_ns() if checked_ns is None else checked_ns,
+        )
+
+    @property
+    def racy(self) -> bool:
+        return self.checked_ns - self.mtime_ns < RACY_WINDOW_NS
+
+
+def unchanged(entry: StatEntry | None, st: os.stat_result) -> bool:
+    """True when `st` proves the file still holds the content hashed as entry.sha256."""
+    return (
+        entry is not None
+        and entry.size == st.st_size
+        and entry.mtime_ns == st.st_mtime_ns
+        and entry.inode == st.st_ino
+        and not entry.racy
+    )
+
+
+_UPSERT = (
+    "INSERT INTO stat_cache (root, path, size, mtime_ns, inode, sha256, checked_ns) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (root, path) DO UPDATE SET "
+    "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
+    "sha256 = excluded.sha256, checked_ns = excluded.checked_ns"
+)
+
+
+class StatCache:
+    """Shares the parse cache's store (same file, same connection). When the store is
+    degraded every lookup is empty (so everything is re-hashed) and writes are dropped."""
+
+    def __init__(self, store: CacheStore) -> None:
+        self._store = store
+
+    async def get_root(self, root: str) -> dict[str, StatEntry]:
+        """Every entry under `root` in one query, for the start-up reconcile walk."""
+        if not self._store.usable:
+            return {}
+        try:
+            rows = await self._store.conn.execute_fetchall(
+                "SELECT path, size, mtime_ns, inode, sha256, checked_ns "
+                "FROM stat_cache WHERE root = ?",
+                (root,),
+            )
+        except sqlite3.Error as exc:
+            self._store.failed("stat_get", exc)
+            return {}
+        return {path: StatEntry(*rest) for path, *rest in rows}
+
+    async def put_many(
+        self, root: str, entries: Mapping[str, StatEntry] | Iterable[tuple[str, StatEntry]]
+    ) -> None:
+        pairs = entries.items() if isinstance(entries, Mapping) else entries
+        rows = [
+            (root, path, e.size, e.mtime_ns, e.inode, e.sha256, e.checked_ns) for path, e in pairs
+        ]
+        await self._write("stat_put", _UPSERT, rows)
+
+    async def delete_many(self, root: str, paths: Iterable[str]) -> None:
+        rows = [(root, path) for path in paths]
+        await self._write("stat_delete", "DELETE FROM stat_cache WHERE root = ? AND path = ?", rows)
+
+    async def delete_root(self, root: str) -> None:
+        """Forget a root that is no longer configured."""
+        await self._write("stat_delete", "DELETE FROM stat_cache WHERE root = ?", [(root,)])
+
+    async def _write(self, operation: str, sql: str, rows: Sequence[tuple]) -> None:
+        if not rows or not self._store.usable:
+            return
+        try:
+            async with self._store.write() as conn:
+                await conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            self._store.failed(operation, exc)
