@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lineaged.config import ConfigError, Settings, load_settings
@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_flags(scan)
+    scan.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bar on stderr (auto: only on a TTY)",
+    )
     scan.set_defaults(func=_cmd_scan)
 
     check = sub.add_parser(
@@ -96,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(check)
     check.set_defaults(func=_cmd_check_config)
 
-    for module in ("lineaged.extract.cli", "lineaged.cache_cli"):
+    for module in (
+        "lineaged.extract.cli",
+        "lineaged.cache_cli",
+        "lineaged.status",
+        "lineaged.lineage_cli",
+    ):
         try:
             mod = __import__(module, fromlist=["add_parser"])
         except ImportError:  # pragma: no cover - only while a module is being written
@@ -113,14 +124,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         extra["batch.max_batch"] = 1
         extra["batch.debounce_ms"] = 0
         extra["batch.realtime_debounce_ms"] = 0
-    return _run_daemon(_settings(args, **extra), oneshot=False)
+    return _run_daemon(
+        _settings(args, **extra), oneshot=False, reload_settings=lambda: _settings(args, **extra)
+    )
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    return _run_daemon(_settings(args), oneshot=True)
+    return _run_daemon(_settings(args), oneshot=True, progress=args.progress)
 
 
-def _run_daemon(settings: Settings, *, oneshot: bool) -> int:
+def _run_daemon(
+    settings: Settings,
+    *,
+    oneshot: bool,
+    reload_settings: Callable[[], Settings] | None = None,
+    progress: str = "auto",
+) -> int:
     from lineaged.daemon import Daemon, StartupError
     from lineaged.logging import configure_logging
 
@@ -130,9 +149,17 @@ def _run_daemon(settings: Settings, *, oneshot: bool) -> int:
         return EXIT_USAGE
 
     async def main() -> int:
-        daemon = Daemon(settings, oneshot=oneshot)
+        daemon = Daemon(settings, oneshot=oneshot, reload_settings=reload_settings)
         daemon.install_signal_handlers()
-        return await daemon.run()
+        if not oneshot:
+            return await daemon.run()
+        from lineaged.scan_report import ScanReport
+
+        report = ScanReport(
+            daemon, show_bar=progress == "always" or (progress == "auto" and sys.stderr.isatty())
+        )
+        code = await report.run()
+        return code
 
     try:
         return asyncio.run(main())

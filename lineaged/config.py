@@ -69,6 +69,14 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    drain_deadline_s: float = 30.0  # SIGTERM/SIGINT: finish in-flight work within this
+    metrics_address: str = "127.0.0.1:9464"  # /metrics and /healthz; "" or "0" = off
+    health_stale_s: float = 10.0  # /healthz fails when the loop is silent this long
+    status_interval_s: float = 5.0  # how often STATUS= goes to systemd
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "info"
     format: str = "auto"  # auto | json | console
@@ -82,6 +90,7 @@ class Settings:
     pool: PoolSettings = field(default_factory=PoolSettings)
     state: StateSettings = field(default_factory=StateSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     realtime: bool = False
 
     @property
@@ -130,7 +139,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 # LINEAGED_<SECTION>_<KEY>, e.g. LINEAGED_BATCH_DEBOUNCE_MS=50. The conventional
 # NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD are honoured too (the dev scripts print them).
-_SECTIONS = ("neo4j", "batch", "pool", "state", "log")
+_SECTIONS = ("neo4j", "batch", "pool", "state", "log", "service")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
@@ -316,7 +325,21 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("pool.workers: must be >= 0 (0 = one per core)")
     if settings.pool.task_timeout_s <= 0:
         raise ConfigError("pool.task_timeout_s: must be > 0")
+    _validate_service(settings.service)
     if not settings.neo4j.uri.startswith(
         ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
     ):
         raise ConfigError(f"neo4j.uri: not a bolt:// or neo4j:// URI: {settings.neo4j.uri}")
+
+
+def _validate_service(service: ServiceSettings) -> None:
+    if service.drain_deadline_s <= 0:
+        raise ConfigError("service.drain_deadline_s: must be > 0")
+    if service.health_stale_s <= 0 or service.status_interval_s <= 0:
+        raise ConfigError("service: health_stale_s and status_interval_s must be > 0")
+    address = service.metrics_address.strip()
+    if address in ("", "0"):
+        return
+    _host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"service.metrics_address: expected host:port, got {address!r}")

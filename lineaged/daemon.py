@@ -14,21 +14,25 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
 from neo4j import AsyncDriver, AsyncGraphDatabase
 
 from lineaged.batcher import Batch, Batcher
-from lineaged.config import Settings
+from lineaged.config import ConfigError, Settings
 from lineaged.deadletters import DeadLetters
 from lineaged.graph.schema import ensure_schema
 from lineaged.graph.writer import GraphWriter
+from lineaged.metrics import Metrics
+from lineaged.metrics_http import MetricsServer, parse_address
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
 from lineaged.reconcile import plan_root
+from lineaged.reload import keep_restart_only, plan_reload
+from lineaged.sdnotify import Notifier
 from lineaged.watcher import Watcher
 from lineaged.worker import extract_task, init_worker
 
@@ -46,9 +50,22 @@ class _Step:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, oneshot: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        oneshot: bool = False,
+        reload_settings: Callable[[], Settings] | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.settings = settings
         self.oneshot = oneshot
+        # Re-reads config.toml (+ env + the original CLI flags) on SIGHUP.
+        self._reload_settings = reload_settings
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.metrics = Metrics(self, stale_after_s=settings.service.health_stale_s)
+        self.metrics_server: MetricsServer | None = None
+        self._service_tasks: set[asyncio.Task[None]] = set()
         self.matchers = [RootMatcher(r) for r in settings.roots]
         self.stop_requested = asyncio.Event()
         self._force_exit = False
@@ -81,6 +98,8 @@ class Daemon:
         return 0
 
     async def startup(self) -> None:
+        if not self.oneshot:
+            await self._step("start_metrics", self._start_metrics())
         await self._step("connect_neo4j", self._connect())
         assert self.driver is not None
         await self._step("ensure_schema", ensure_schema(self.driver, self.settings.neo4j.database))
@@ -97,10 +116,16 @@ class Daemon:
         for m in self.matchers:
             self.request_rescan(m.root.name)
         self.ready.set()
+        self.metrics.health.state = "running"
+        self._spawn_service(self._service_loop(), "service-loop")
+        self._spawn_service(self._neo4j_checks(), "neo4j-check")
+        self.notifier.ready(self.status_line())
         log.info(
             "daemon_ready",
             roots=[m.root.name for m in self.matchers],
             realtime=self.settings.realtime,
+            metrics=self.metrics_server.url if self.metrics_server else None,
+            watchdog_s=self.notifier.watchdog_interval_s,
         )
 
     async def main_loop(self) -> None:
@@ -114,7 +139,9 @@ class Daemon:
             await self._until_idle()
             self.stop_requested.set()
         await self.stop_requested.wait()
-        log.info("daemon_draining")
+        self.metrics.health.state = "draining"
+        self.notifier.stopping(self.status_line())
+        log.info("daemon_draining", deadline_s=self.settings.service.drain_deadline_s)
         if self.watcher is not None:
             self.watcher.stop()
         for task in list(self._reconciles):
@@ -125,6 +152,10 @@ class Daemon:
             await asyncio.wait_for(
                 asyncio.gather(*consumers, return_exceptions=True), self._deadline_left()
             )
+            # Queued parse tasks are handed back (the next start's reconcile redoes them);
+            # tasks already in a worker and the current transactions are let finish.
+            if self.pool is not None:
+                await self.pool.close(deadline_s=self._deadline_left())
             await asyncio.wait_for(
                 asyncio.gather(*self._inflight, return_exceptions=True), self._deadline_left()
             )
@@ -134,12 +165,18 @@ class Daemon:
                 task.cancel()
 
     async def shutdown(self) -> None:
+        for task in list(self._service_tasks):
+            task.cancel()
         if self.watcher is not None:
             self.watcher.stop()
         if self.pool is not None:
             await self._step("stop_workers", self.pool.close(deadline_s=5))
         if self.driver is not None:
             await self._step("close_driver", self.driver.close())
+        self.metrics.health.state = "stopped"
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+        self.notifier.close()
         log.info("daemon_stopped")
 
     # -- signals ----------------------------------------------------------------------------
@@ -148,6 +185,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
     def request_stop(self, reason: str = "requested") -> None:
         if self.stop_requested.is_set():
@@ -158,6 +196,74 @@ class Daemon:
         log.info("stop_requested", reason=reason)
         self._stop_at = time.monotonic()
         self.stop_requested.set()
+
+    def request_reload(self) -> None:
+        if self.stop_requested.is_set() or not self.ready.is_set():
+            log.warning("reload_ignored", reason="not running")
+            return
+        self._spawn_service(self.reload(), "reload")
+
+    async def reload(self) -> bool:
+        """Re-read the configuration and apply it; an invalid one leaves the old in place."""
+        started = time.monotonic()
+        self.notifier.reloading()
+        self.metrics.health.state = "reloading"
+        try:
+            if self._reload_settings is None:
+                log.warning("reload_unavailable", reason="started without a config source")
+                return False
+            try:
+                new = self._reload_settings()
+                contexts = self._root_contexts(new)
+            except (ConfigError, OSError, ValueError) as exc:
+                log.error("reload_rejected", error=str(exc), kept="previous configuration")
+                return False
+            self._apply(new, contexts)
+            log.info("reload_done", duration_ms=round((time.monotonic() - started) * 1000, 1))
+            return True
+        finally:
+            self.metrics.health.state = "running"
+            self.notifier.ready(self.status_line())
+
+    def _apply(self, new: Settings, contexts: dict[str, RootContext]) -> None:
+        from lineaged.logging import configure_logging
+
+        old = self.settings
+        plan = plan_reload(old, new)
+        if plan.restart_required:
+            log.warning("reload_needs_restart", keys=list(plan.restart_required))
+        new = keep_restart_only(old, new, plan)
+        self.settings = new
+        configure_logging(new.log.level, new.log.format)
+        self.live.debounce_s = new.debounce_s
+        self.live.max_batch = new.batch.max_batch
+        self.live.max_latency_s = new.batch.max_latency_ms / 1000
+        self.backfill.max_batch = new.batch.max_batch
+        self.metrics.health.stale_after_s = new.service.health_stale_s
+        if self.pool is not None:
+            self.pool.task_timeout_s = new.pool.task_timeout_s
+        if not plan.roots_changed:
+            return
+        self.matchers = [RootMatcher(r) for r in new.roots]
+        if self.pipeline is not None:
+            # Removed roots keep their context so batches already taken can finish.
+            self.pipeline.roots.update(contexts)
+        if self.watcher is not None:
+            # Start the new watches before dropping the old ones: an overlap only
+            # duplicates events (the batcher dedupes them), a gap would lose some.
+            old_watcher = self.watcher
+            self.watcher = Watcher(self.matchers, self.live.add, self.request_rescan)
+            self.watcher.start()
+            old_watcher.stop()
+        for root in (*plan.added, *plan.changed):
+            self.request_rescan(root.name)
+        log.info(
+            "roots_reloaded",
+            added=[r.name for r in plan.added],
+            changed=[r.name for r in plan.changed],
+            removed=list(plan.removed),
+            removed_files="kept in the graph",
+        )
 
     def request_rescan(self, root: str) -> None:
         matcher = next((m for m in self.matchers if m.root.name == root), None)
@@ -175,6 +281,66 @@ class Daemon:
         log.info(
             "lifecycle_step", step=name, duration_ms=round((time.monotonic() - started) * 1000, 1)
         )
+
+    def status_line(self) -> str:
+        """STATUS= for systemd: the counters an operator glances at in systemctl status."""
+        parts = [self.metrics.health.state]
+        if self.pipeline is not None:
+            st = self.pipeline.stats
+            parts.append(f"files {st.files_seen} parsed {st.parsed} unchanged {st.unchanged}")
+            parts.append(f"errors {st.errors}")
+        if self.pool is not None:
+            parts.append(f"queued {sum(self.pool.queue_depth().values())}")
+        if self.writer is not None:
+            parts.append(f"dead letters {self.writer.stats.dead_letters}")
+            if self.writer.stats.waiting_since is not None:
+                parts.append("waiting for Neo4j")
+        return ", ".join(parts)
+
+    def _spawn_service(self, work: Awaitable[object], name: str) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._service_tasks.add(task)
+        task.add_done_callback(self._service_tasks.discard)
+
+    async def _start_metrics(self) -> None:
+        address = self.settings.service.metrics_address
+        try:
+            where = parse_address(address)
+            if where is None:
+                return
+            self.metrics_server = MetricsServer(self.metrics, *where)
+        except (OSError, ValueError) as exc:
+            raise StartupError(f"cannot serve metrics on {address}: {exc}") from exc
+        self.metrics_server.start()
+
+    async def _service_loop(self) -> None:
+        """Heartbeat, WATCHDOG=1 and STATUS= from the event loop itself, so a stuck loop
+        stops them all and systemd (WatchdogSec) and /healthz both notice."""
+        interval = self.notifier.watchdog_interval_s or 1.0
+        tick = min(1.0, interval)
+        next_status = 0.0
+        while True:
+            self.metrics.health.beat()
+            self.notifier.watchdog()
+            now = time.monotonic()
+            if now >= next_status:
+                self.notifier.status(self.status_line())
+                next_status = now + self.settings.service.status_interval_s
+            await asyncio.sleep(tick)
+
+    async def _neo4j_checks(self, every_s: float = 5.0) -> None:
+        """Cached reachability for /healthz: one cheap check every few seconds, never a
+        query per probe."""
+        health = self.metrics.health
+        while self.driver is not None:
+            try:
+                await asyncio.wait_for(self.driver.verify_connectivity(), every_s)
+                health.neo4j_ok, health.neo4j_error = True, None
+            except Exception as exc:
+                health.neo4j_ok, health.neo4j_error = False, f"{type(exc).__name__}: {exc}"
+            health.neo4j_checked_at = time.monotonic()
+            await asyncio.sleep(every_s)
 
     async def _connect(self) -> None:
         cfg = self.settings.neo4j
@@ -209,12 +375,8 @@ class Daemon:
 
     def _make_pipeline(self) -> Pipeline:
         from lineaged.extract import EXTRACTOR_VERSION
-        from lineaged.extract.schema import load_schema_file, schema_fingerprint
 
-        roots = {}
-        for r in self.settings.roots:
-            schema = load_schema_file(r.schema_file) if r.schema_file else None
-            roots[r.name] = RootContext(r, schema, schema_fingerprint(schema) if schema else "")
+        roots = self._root_contexts(self.settings)
         assert self.pool is not None and self.writer is not None
         return Pipeline(
             roots,
@@ -222,7 +384,18 @@ class Daemon:
             self.writer,
             extract_fn_version=EXTRACTOR_VERSION,
             requeue=self.live.add,
+            on_written=self.metrics.observe_latencies,
         )
+
+    @staticmethod
+    def _root_contexts(settings: Settings) -> dict[str, RootContext]:
+        from lineaged.extract.schema import load_schema_file, schema_fingerprint
+
+        roots = {}
+        for r in settings.roots:
+            schema = load_schema_file(r.schema_file) if r.schema_file else None
+            roots[r.name] = RootContext(r, schema, schema_fingerprint(schema) if schema else "")
+        return roots
 
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None
@@ -232,9 +405,15 @@ class Daemon:
 
     async def _consume(self, batcher: Batcher, slots: asyncio.Semaphore | None) -> None:
         async for batch in batcher.batches():
+            if slots is not None and self.stop_requested.is_set():
+                continue  # backfill left at a stop is redone by the next start's reconcile
             self._batches_open += 1
             if slots is not None:
                 await slots.acquire()
+                if self.stop_requested.is_set():
+                    self._batches_open -= 1
+                    slots.release()
+                    continue
             task = asyncio.create_task(self._process(batch, slots))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
@@ -261,4 +440,5 @@ class Daemon:
                 return
 
     def _deadline_left(self) -> float:
-        return max(0.1, 30.0 - (time.monotonic() - getattr(self, "_stop_at", time.monotonic())))
+        deadline = self.settings.service.drain_deadline_s
+        return max(0.1, deadline - (time.monotonic() - getattr(self, "_stop_at", time.monotonic())))

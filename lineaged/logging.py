@@ -8,6 +8,8 @@ import sys
 
 import structlog
 
+from lineaged.logfilter import LIMITER
+
 _SECRET_KEYS = frozenset({"password", "neo4j_password", "auth"})
 
 
@@ -37,6 +39,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            LIMITER,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,

@@ -26,6 +26,11 @@ def add_parser(subparsers: Any) -> None:
         "extract",
         help="print the lineage of SQL files",
         description="Extract table and column lineage from SQL files (see docs/extract.md).",
+        epilog="examples:\n  lineaged extract models/orders.sql\n"
+        "  lineaged extract models/orders.sql --json | jq .statements\n"
+        "  lineaged extract warehouse/ --dialect snowflake --schema schema.yaml --json\n\n"
+        "exit codes: 0 no errors, 1 some file or statement has an error, 2 bad usage",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="SQL file or directory")
     parser.add_argument("--dialect", default="postgres", help="sqlglot dialect name")

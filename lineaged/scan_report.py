@@ -1,0 +1,95 @@
+"""`lineaged scan` output: a progress bar on a TTY while the backfill runs, then one
+summary line (files, parsed, unchanged, errors, duration) on stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+
+
+class ScanReport:
+    def __init__(
+        self, daemon: Any, *, show_bar: bool, out: TextIO | None = None, every_s: float = 0.2
+    ) -> None:
+        self._d = daemon
+        self._show_bar = show_bar
+        self._out = out or sys.stdout
+        self._bar_out = sys.stderr
+        self._every_s = every_s
+
+    async def run(self) -> int:
+        started = time.monotonic()
+        bar = asyncio.create_task(self._bar()) if self._show_bar else None
+        try:
+            code = await self._d.run()
+        finally:
+            if bar is not None:
+                bar.cancel()
+                self._bar_out.write("\r\x1b[K")
+                self._bar_out.flush()
+        summary = self.summary(time.monotonic() - started)
+        print(summary.line(), file=self._out)
+        if code != 0:
+            return code
+        return EXIT_PROBLEMS if summary.errors or summary.dead_letters else EXIT_OK
+
+    def summary(self, duration_s: float) -> Summary:
+        st = getattr(self._d.pipeline, "stats", None)
+        writer = getattr(self._d, "writer", None)
+        return Summary(
+            files=st.files_seen if st else 0,
+            parsed=st.parsed if st else 0,
+            cached=st.cache_hits if st else 0,
+            unchanged=st.unchanged if st else 0,
+            deleted=st.deleted if st else 0,
+            errors=st.errors if st else 0,
+            dead_letters=writer.stats.dead_letters if writer else 0,
+            duration_s=duration_s,
+        )
+
+    async def _bar(self) -> None:
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(self._every_s)
+            pipeline = self._d.pipeline
+            if pipeline is None:
+                continue
+            done = pipeline.stats.files_seen
+            total = max(self._d.backfill.stats.events_in, done)
+            self._bar_out.write("\r" + render_bar(done, total, time.monotonic() - started))
+            self._bar_out.flush()
+
+
+@dataclass(frozen=True)
+class Summary:
+    files: int
+    parsed: int
+    cached: int
+    unchanged: int
+    deleted: int
+    errors: int
+    dead_letters: int
+    duration_s: float
+
+    def line(self) -> str:
+        return (
+            f"scan: {self.files} files, {self.parsed} parsed, {self.cached} from cache, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted, {self.errors} with errors, "
+            f"{self.dead_letters} dead-lettered in {self.duration_s:.1f} s"
+        )
+
+
+def render_bar(done: int, total: int, elapsed_s: float, width: int = 30) -> str:
+    fraction = done / total if total else 0.0
+    filled = int(width * min(1.0, fraction))
+    rate = done / elapsed_s if elapsed_s > 0 else 0.0
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files "
+        f"{fraction:4.0%}  {rate:.0f} files/s"
+    )

@@ -1,0 +1,157 @@
+"""`lineaged status`: what the running daemon is doing, read from its /metrics.
+
+Exit codes: 0 the daemon answers and is healthy; 1 it answers but is not healthy
+(starting, draining, Neo4j unreachable, loop stalled); 3 nothing answers at the address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+EXIT_OK = 0
+EXIT_UNHEALTHY = 1
+EXIT_UNREACHABLE = 3
+
+EXAMPLES = """examples:
+  lineaged status                       # address from ./config.toml or $LINEAGED_CONFIG
+  lineaged status -c /etc/lineaged/config.toml
+  lineaged status --url http://127.0.0.1:9464 --json | jq .queue
+
+exit codes: 0 healthy, 1 running but unhealthy, 3 daemon not reachable"""
+
+
+@dataclass
+class Status:
+    state: str = "unknown"
+    healthy: bool = False
+    uptime_s: float = 0.0
+    heartbeat_age_s: float = 0.0
+    neo4j_up: bool = False
+    neo4j_waiting_s: float = 0.0
+    queue: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    write_rows: int = 0
+    rss_bytes: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def parse_metrics(text: str) -> Status:
+    st = Status()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            _take(st, sample.name, sample.labels, sample.value)
+    return st
+
+
+def _take(st: Status, name: str, labels: dict[str, str], value: float) -> None:
+    if name == "lineaged_state" and value == 1:
+        st.state = labels.get("lineaged_state", st.state)
+    elif name == "lineaged_healthy":
+        st.healthy = value == 1
+    elif name == "lineaged_up_seconds":
+        st.uptime_s = value
+    elif name == "lineaged_loop_heartbeat_age_seconds":
+        st.heartbeat_age_s = value
+    elif name == "lineaged_neo4j_up":
+        st.neo4j_up = value == 1
+    elif name == "lineaged_neo4j_waiting_seconds":
+        st.neo4j_waiting_s = value
+    elif name == "lineaged_queue_depth":
+        st.queue[labels["priority"]] = int(value)
+    elif name == "lineaged_pending_files":
+        st.pending[labels["source"]] = int(value)
+    elif name == "lineaged_files_total":
+        st.files[labels["outcome"]] = int(value)
+    elif name == "lineaged_dead_letters_total":
+        st.dead_letters = int(value)
+    elif name == "lineaged_write_rows_total":
+        st.write_rows = int(value)
+    elif name == "lineaged_rss_bytes":
+        st.rss_bytes[labels["process"]] = int(value)
+    elif name == "lineaged_last_error_info":
+        st.last_error = labels.get("message")
+
+
+def fetch(url: str, timeout_s: float = 3.0) -> str:
+    with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=timeout_s) as resp:
+        return resp.read().decode()
+
+
+def render(st: Status, url: str) -> str:
+    mib = {k: f"{v / 2**20:.0f} MiB" for k, v in st.rss_bytes.items()}
+    lines = [
+        f"lineaged at {url}: {st.state}, {'healthy' if st.healthy else 'UNHEALTHY'}",
+        f"  up {st.uptime_s:.0f} s, loop heartbeat {st.heartbeat_age_s:.1f} s ago",
+        f"  neo4j: {'reachable' if st.neo4j_up else 'UNREACHABLE'}"
+        + (f", writes waiting {st.neo4j_waiting_s:.0f} s" if st.neo4j_waiting_s else ""),
+        f"  queue: {_kv(st.queue)}; pending in batchers: {_kv(st.pending)}",
+        f"  files: {_kv(st.files)}; dead letters: {st.dead_letters}; rows written: {st.write_rows}",
+        f"  memory: {_kv(mib)}",
+        f"  last error: {st.last_error or 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def _kv(d: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in d.items()) or "-"
+
+
+def add_parser(subparsers: Any) -> None:
+    from lineaged.cli import _add_config_flags
+
+    p = subparsers.add_parser(
+        "status",
+        help="state, queue and last error of the running daemon (from its /metrics)",
+        description="Ask the running daemon how it is doing, through its metrics endpoint "
+        "(service.metrics_address in the config).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_config_flags(p)
+    p.add_argument("--url", help="metrics base URL (overrides the config)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds (default 3)")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    url = args.url or _url_from_config(args)
+    if url is None:
+        print("lineaged status: metrics are disabled (service.metrics_address)", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    try:
+        st = parse_metrics(fetch(url, args.timeout))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f"lineaged status: no daemon answering at {url}: {reason}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps({"url": url, **st.to_dict()}) + b"\n")
+    else:
+        print(render(st, url))
+    return EXIT_OK if st.healthy else EXIT_UNHEALTHY
+
+
+def _url_from_config(args: argparse.Namespace) -> str | None:
+    from lineaged.cli import _settings
+    from lineaged.metrics_http import parse_address
+
+    where = parse_address(_settings(args).service.metrics_address)
+    if where is None:
+        return None
+    host, port = where
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"

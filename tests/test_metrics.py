@@ -1,0 +1,220 @@
+"""Metrics collector over real stage stats objects, /metrics and /healthz over HTTP,
+`lineaged status` parsing, the repeat limiter and the reload plan."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+import structlog
+from prometheus_client import generate_latest
+
+from lineaged.batcher import Batcher
+from lineaged.config import load_settings
+from lineaged.graph.writer import WriterStats
+from lineaged.logfilter import RepeatLimiter
+from lineaged.metrics import Metrics
+from lineaged.metrics_http import MetricsServer, parse_address
+from lineaged.model import Change, FileEvent, FileRef, Priority
+from lineaged.pipeline import PipelineStats
+from lineaged.pool import PoolStats
+from lineaged.reload import keep_restart_only, plan_reload
+from lineaged.status import parse_metrics
+
+
+class FakePool:
+    """The slice of PriorityPool the collector reads."""
+
+    def __init__(self) -> None:
+        self.stats = PoolStats(completed=4, busy_seconds=2.0, timeouts=1)
+        self.in_flight = 2
+
+    def queue_depth(self) -> dict[str, int]:
+        return {"critical": 0, "high": 3, "low": 7}
+
+    def worker_pids(self) -> list[int]:
+        return []
+
+
+def fake_daemon() -> Any:
+    live = Batcher(debounce_s=0)
+    for path in ("a.sql", "a.sql", "b.sql"):
+        live.add(FileEvent(FileRef("r", path), "/x/" + path, Change.CHANGED, Priority.HIGH, 0.0))
+    live.stats.files_out = 2
+    pipeline = SimpleNamespace(
+        stats=PipelineStats(files_seen=10, unchanged=4, parsed=3, cache_hits=1, errors=2)
+    )
+    writer = SimpleNamespace(stats=WriterStats(rows=1234, retries=5, dead_letters=1))
+    return SimpleNamespace(
+        live=live, backfill=Batcher(), pool=FakePool(), pipeline=pipeline, writer=writer
+    )
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in metrics.registry.collect():
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_collector_reads_stage_stats_at_scrape_time() -> None:
+    d = fake_daemon()
+    m = Metrics(d)
+    got = samples(m)
+    assert got[("lineaged_events_total", (("source", "live"),))] == 3
+    assert got[("lineaged_dedupe_ratio", (("source", "live"),))] == 1.5
+    assert got[("lineaged_pending_files", (("source", "live"),))] == 2
+    assert got[("lineaged_queue_depth", (("priority", "low"),))] == 7
+    assert got[("lineaged_parse_seconds_count", ())] == 4
+    assert got[("lineaged_parse_seconds_sum", ())] == 2.0
+    assert got[("lineaged_files_total", (("outcome", "unchanged"),))] == 4
+    assert got[("lineaged_cache_hit_ratio", ())] == 0.25
+    assert got[("lineaged_write_rows_total", ())] == 1234
+    assert got[("lineaged_write_retries_total", ())] == 5
+    assert got[("lineaged_dead_letters_total", ())] == 1
+    assert got[("lineaged_rss_bytes", (("process", "daemon"),))] > 0
+    assert got[("lineaged_open_fds", ())] > 0
+    # Later changes show up in the next scrape: nothing is copied at registration.
+    d.writer.stats.rows += 10
+    assert samples(m)[("lineaged_write_rows_total", ())] == 1244
+
+
+def test_latency_histogram_counts_observations() -> None:
+    m = Metrics(fake_daemon())
+    m.observe_latencies([0.003, 0.2, 4.0])
+    got = samples(m)
+    assert got[("lineaged_event_to_graph_seconds_count", ())] == 3
+    assert got[("lineaged_event_to_graph_seconds_bucket", (("le", "0.005"),))] == 1
+    assert got[("lineaged_event_to_graph_seconds_bucket", (("le", "5.0"),))] == 3
+
+
+def test_missing_stages_do_not_break_a_scrape() -> None:
+    m = Metrics(SimpleNamespace(live=None, backfill=None, pool=None, pipeline=None))
+    text = generate_latest(m.registry).decode()
+    assert "lineaged_state" in text and "lineaged_rss_bytes" in text
+
+
+@pytest.fixture
+def served():
+    m = Metrics(fake_daemon())
+    server = MetricsServer(m, "127.0.0.1", 0)
+    server.start()
+    yield m, server.url
+    server.stop()
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_http_metrics_and_status_parsing(served) -> None:
+    m, url = served
+    m.health.state = "running"
+    m.health.neo4j_ok = True
+    code, body = get(url + "/metrics")
+    assert code == 200
+    st = parse_metrics(body.decode())
+    assert st.state == "running" and st.healthy and st.neo4j_up
+    assert st.queue == {"critical": 0, "high": 3, "low": 7}
+    assert st.files["errors"] == 2 and st.dead_letters == 1 and st.write_rows == 1234
+    assert get(url + "/nope")[0] == 404
+
+
+def test_healthz_needs_a_live_loop_and_neo4j(served) -> None:
+    m, url = served
+    h = m.health
+    h.state, h.neo4j_ok = "running", True
+    h.beat()
+    code, body = get(url + "/healthz")
+    assert code == 200 and orjson.loads(body)["status"] == "ok"
+    h.neo4j_ok, h.neo4j_error = False, "ServiceUnavailable: refused"
+    code, body = get(url + "/healthz")
+    assert code == 503 and "refused" in orjson.loads(body)["reason"]
+    h.neo4j_ok = True
+    h.heartbeat = time.monotonic() - 10 * h.stale_after_s  # a loop that stopped ticking
+    code, body = get(url + "/healthz")
+    assert code == 503 and "silent" in orjson.loads(body)["reason"]
+    h.beat()
+    h.state = "starting"
+    assert get(url + "/healthz")[0] == 503
+
+
+def test_parse_address() -> None:
+    assert parse_address("127.0.0.1:9464") == ("127.0.0.1", 9464)
+    assert parse_address("[::1]:9") == ("::1", 9)
+    assert parse_address("0") is None and parse_address("") is None
+    with pytest.raises(ValueError):
+        parse_address("localhost")
+
+
+# -- repeat limiter -------------------------------------------------------------------
+
+
+def test_repeats_of_one_error_are_dropped_then_counted() -> None:
+    now = [0.0]
+    limiter = RepeatLimiter(window_s=60, clock=lambda: now[0])
+
+    def log(event: str, error: str, level: str = "error") -> dict | None:
+        try:
+            return dict(limiter(None, level, {"event": event, "level": level, "error": error}))
+        except structlog.DropEvent:
+            return None
+
+    assert log("write_failed", "refused") is not None
+    assert log("write_failed", "refused") is None
+    assert log("write_failed", "refused") is None
+    assert log("write_failed", "other") is not None  # a different error is news
+    assert log("batch_written", "", level="info") is not None  # info is never limited
+    assert log("batch_written", "", level="info") is not None
+    now[0] = 61.0
+    again = log("write_failed", "refused")
+    assert again is not None and again["repeated"] == 2
+    assert limiter.last_error == "write_failed: refused"
+
+
+def test_limiter_memory_is_bounded() -> None:
+    limiter = RepeatLimiter(max_keys=10)
+    for i in range(100):
+        limiter(None, "warning", {"event": "e", "level": "warning", "error": str(i)})
+    assert len(limiter._seen) <= 10
+
+
+# -- reload plan -------------------------------------------------------------------
+
+
+def test_reload_plan_sorts_roots_and_restart_only_keys(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+
+    def settings(text: str):
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(text)
+        return load_settings(cfg, env={})
+
+    old = settings(
+        '[[roots]]\nname="a"\npath="a"\n[[roots]]\nname="b"\npath="b"\n[pool]\nworkers=2\n'
+    )
+    new = settings(
+        '[[roots]]\nname="a"\npath="a"\ndialect="snowflake"\n'
+        '[[roots]]\nname="c"\npath="c"\n[pool]\nworkers=4\n[batch]\ndebounce_ms=5\n'
+    )
+    plan = plan_reload(old, new)
+    assert [r.name for r in plan.changed] == ["a"]
+    assert [r.name for r in plan.added] == ["c"]
+    assert plan.removed == ("b",)
+    assert plan.restart_required == ("pool.workers",)
+    applied = keep_restart_only(old, new, plan)
+    assert applied.pool.workers == 2 and applied.batch.debounce_ms == 5
+    assert not plan_reload(old, dataclasses.replace(old)).roots_changed
