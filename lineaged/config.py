@@ -69,11 +69,28 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class WriterSettings:
+    rows_per_tx: int = 20_000  # UNWIND rows per write transaction (files never split)
+    max_concurrent_tx: int = 2  # write transactions in flight at once
+    slow_tx_s: float = 5.0  # a transaction slower than this logs a WARNING
+    backoff_initial_s: float = 0.2  # first wait after a transient error (doubles, jittered)
+    backoff_max_s: float = 10.0  # cap of that wait; retries never give up
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     drain_deadline_s: float = 30.0  # SIGTERM/SIGINT: finish in-flight work within this
     metrics_address: str = "127.0.0.1:9464"  # /metrics and /healthz; "" or "0" = off
     health_stale_s: float = 10.0  # /healthz fails when the loop is silent this long
     status_interval_s: float = 5.0  # how often STATUS= goes to systemd
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    enabled: bool = True  # the parse + stat cache in <state.dir>/cache.sqlite
+    max_entries: int = 200_000  # parse results kept (least recently used go first)
+    max_mb: float = 512.0  # bound on stored bytes
+    ttl_days: float = 30.0  # entries unused this long are dropped
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,8 @@ class Settings:
     batch: BatchSettings = field(default_factory=BatchSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    writer: WriterSettings = field(default_factory=WriterSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     log: LogSettings = field(default_factory=LogSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     realtime: bool = False
@@ -139,7 +158,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 # LINEAGED_<SECTION>_<KEY>, e.g. LINEAGED_BATCH_DEBOUNCE_MS=50. The conventional
 # NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD are honoured too (the dev scripts print them).
-_SECTIONS = ("neo4j", "batch", "pool", "state", "log", "service")
+_SECTIONS = ("neo4j", "batch", "pool", "state", "log", "service", "writer", "cache")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
@@ -326,6 +345,10 @@ def _validate(settings: Settings) -> None:
     if settings.pool.task_timeout_s <= 0:
         raise ConfigError("pool.task_timeout_s: must be > 0")
     _validate_service(settings.service)
+    _validate_writer(settings.writer)
+    c = settings.cache
+    if c.max_entries < 1 or c.max_mb <= 0 or c.ttl_days <= 0:
+        raise ConfigError("cache: max_entries, max_mb and ttl_days must be > 0")
     if not settings.neo4j.uri.startswith(
         ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
     ):
@@ -343,3 +366,14 @@ def _validate_service(service: ServiceSettings) -> None:
     _host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"service.metrics_address: expected host:port, got {address!r}")
+
+
+def _validate_writer(writer: WriterSettings) -> None:
+    if writer.rows_per_tx < 1:
+        raise ConfigError("writer.rows_per_tx: must be >= 1")
+    if writer.max_concurrent_tx < 1:
+        raise ConfigError("writer.max_concurrent_tx: must be >= 1")
+    if writer.slow_tx_s <= 0:
+        raise ConfigError("writer.slow_tx_s: must be > 0")
+    if not 0 < writer.backoff_initial_s <= writer.backoff_max_s:
+        raise ConfigError("writer: need 0 < backoff_initial_s <= backoff_max_s")

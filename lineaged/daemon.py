@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from neo4j import AsyncDriver, AsyncGraphDatabase
@@ -24,17 +25,20 @@ from lineaged.batcher import Batch, Batcher
 from lineaged.config import ConfigError, Settings
 from lineaged.deadletters import DeadLetters
 from lineaged.graph.schema import ensure_schema
-from lineaged.graph.writer import GraphWriter
+from lineaged.graph.writer import GraphWriter, WriterFatalError
 from lineaged.metrics import Metrics
 from lineaged.metrics_http import MetricsServer, parse_address
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
-from lineaged.reconcile import plan_root
+from lineaged.reconcile import CurrentCheck, plan_root
 from lineaged.reload import keep_restart_only, plan_reload
 from lineaged.sdnotify import Notifier
 from lineaged.watcher import Watcher
 from lineaged.worker import extract_task, init_worker
+
+if TYPE_CHECKING:
+    from lineaged.cache import ParseCache
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +76,7 @@ class Daemon:
         self.driver: AsyncDriver | None = None
         self.pool: PriorityPool | None = None
         self.writer: GraphWriter | None = None
+        self.cache: ParseCache | None = None
         self.pipeline: Pipeline | None = None
         self.watcher: Watcher | None = None
         self.live = Batcher(
@@ -107,7 +112,13 @@ class Daemon:
             self.driver,
             self.settings.neo4j.database,
             DeadLetters(self.settings.state.dir / "dead_letters.jsonl"),
+            rows_per_tx=self.settings.writer.rows_per_tx,
+            max_concurrency=self.settings.writer.max_concurrent_tx,
+            slow_tx_s=self.settings.writer.slow_tx_s,
+            backoff_initial_s=self.settings.writer.backoff_initial_s,
+            backoff_max_s=self.settings.writer.backoff_max_s,
         )
+        await self._step("open_cache", self._open_cache())
         await self._step("start_workers", self._start_pool())
         self.pipeline = self._make_pipeline()
         if not self.oneshot:
@@ -173,6 +184,8 @@ class Daemon:
             await self._step("stop_workers", self.pool.close(deadline_s=5))
         if self.driver is not None:
             await self._step("close_driver", self.driver.close())
+        if self.cache is not None:
+            await self._step("close_cache", self.cache.close())
         self.metrics.health.state = "stopped"
         if self.metrics_server is not None:
             self.metrics_server.stop()
@@ -374,6 +387,7 @@ class Daemon:
         await self.pool.start()
 
     def _make_pipeline(self) -> Pipeline:
+        from lineaged.cache import cache_key
         from lineaged.extract import EXTRACTOR_VERSION
 
         roots = self._root_contexts(self.settings)
@@ -383,6 +397,9 @@ class Daemon:
             self.pool,
             self.writer,
             extract_fn_version=EXTRACTOR_VERSION,
+            cache=self.cache,
+            cache_key=cache_key if self.cache is not None else None,
+            stat_cache=self.cache.stat_cache if self.cache is not None else None,
             requeue=self.live.add,
             on_written=self.metrics.observe_latencies,
         )
@@ -397,11 +414,47 @@ class Daemon:
             roots[r.name] = RootContext(r, schema, schema_fingerprint(schema) if schema else "")
         return roots
 
+    async def _open_cache(self) -> None:
+        from lineaged.cache import ParseCache
+
+        c = self.settings.cache
+        if not c.enabled:
+            log.warning("cache_disabled", reason="cache.enabled = false")
+            return
+        # Never fatal: a broken cache file is moved aside and rebuilt, an unusable one
+        # degrades to running without a cache (ParseCache logs which).
+        self.cache = await ParseCache.open(
+            self.settings.state.dir / "cache.sqlite",
+            max_entries=c.max_entries,
+            max_bytes=int(c.max_mb * 1024 * 1024),
+            ttl_days=c.ttl_days,
+        )
+
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None
-        plan = await plan_root(matcher, self.writer.root_files)
+        plan = await plan_root(matcher, self.writer.root_files, await self._current_check(matcher))
         for ev in plan.events:
             self.backfill.add(ev)
+
+    async def _current_check(self, matcher: RootMatcher) -> CurrentCheck | None:
+        """A file whose stat the stat cache recognises, and whose hash the graph already
+        holds (for this extractor version), needs neither reading nor parsing."""
+        if self.cache is None:
+            return None
+        from lineaged.cache import unchanged
+        from lineaged.extract import EXTRACTOR_VERSION
+
+        entries = await self.cache.stat_cache.get_root(matcher.root.name)
+
+        def is_current(rel: str, st: os.stat_result, state: Any) -> bool:
+            entry = entries.get(rel)
+            if state is None or entry is None or not unchanged(entry, st):
+                return False
+            if state.failed_sha256 == entry.sha256:
+                return True  # a known rejection stays put until edited or replayed
+            return state.sha256 == entry.sha256 and state.extractor_version == EXTRACTOR_VERSION
+
+        return is_current
 
     async def _consume(self, batcher: Batcher, slots: asyncio.Semaphore | None) -> None:
         async for batch in batcher.batches():
@@ -424,6 +477,10 @@ class Daemon:
             await self.pipeline.process(batch)
         except PoolClosed:
             log.info("batch_handed_back", files=len(batch))
+        except WriterFatalError as exc:
+            # Wrong credentials or database: every batch would fail the same way.
+            log.error("neo4j_refuses_writes_stopping", error=str(exc))
+            self.request_stop("neo4j_fatal")
         except Exception:
             # Never let one batch take the daemon down; the next reconcile retries it.
             log.exception("batch_failed", files=len(batch))

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,12 +40,22 @@ class LineageCache(Protocol):
     async def put_many(self, items: Sequence[tuple[str, FileLineage]]) -> None: ...
 
 
+class HashCache(Protocol):
+    """The stat cache: (root, path) → (size, mtime_ns, inode, sha256)."""
+
+    async def put_many(self, root: str, entries: Iterable[tuple[str, Any]]) -> None: ...
+    async def delete_many(self, root: str, paths: Iterable[str]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReadResult:
     event: FileEvent
     data: bytes | None  # None: the file is gone (vanished between event and read)
     sha256: str | None
     error: str | None = None
+    # Taken from the open descriptor before reading, so that a write racing the read
+    # makes the stat look changed next time rather than vouching for stale content.
+    stat: os.stat_result | None = None
 
 
 @dataclass
@@ -75,17 +85,15 @@ def read_and_hash(events: Sequence[FileEvent]) -> list[ReadResult]:
     for ev in events:
         try:
             with open(ev.abs_path, "rb") as fh:
+                st = os.fstat(fh.fileno())
                 data = fh.read()
-        except (FileNotFoundError, NotADirectoryError):
-            out.append(ReadResult(ev, None, None))
-            continue
-        except IsADirectoryError:
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             out.append(ReadResult(ev, None, None))
             continue
         except OSError as exc:
             out.append(ReadResult(ev, b"", None, f"cannot read file: {exc.strerror}"))
             continue
-        out.append(ReadResult(ev, data, hashlib.sha256(data).hexdigest()))
+        out.append(ReadResult(ev, data, hashlib.sha256(data).hexdigest(), None, st))
     return out
 
 
@@ -99,6 +107,7 @@ class Pipeline:
         extract_fn_version: str,
         cache: LineageCache | None = None,
         cache_key: Callable[[str, str, str, str], str] | None = None,
+        stat_cache: HashCache | None = None,
         requeue: Callable[[FileEvent], None] | None = None,
         on_written: Callable[[Sequence[float]], None] | None = None,
     ) -> None:
@@ -108,6 +117,7 @@ class Pipeline:
         self._version = extract_fn_version
         self._cache = cache
         self._cache_key = cache_key
+        self._stat_cache = stat_cache
         self._requeue = requeue
         self._on_written = on_written
         self._busy: set[FileRef] = set()
@@ -152,6 +162,7 @@ class Pipeline:
         deletes = [e for e in events if e.change is Change.DELETED]
         changes = [e for e in events if e.change is Change.CHANGED]
         reads = await asyncio.to_thread(read_and_hash, changes) if changes else []
+        await self._remember_hashes(deletes, reads)
         updates = [self._deletion(e) for e in deletes]
         present = []
         for r in reads:
@@ -162,6 +173,27 @@ class Pipeline:
         present = await self._drop_unchanged(present)
         updates.extend(await self._extract_all(present))
         return updates
+
+    async def _remember_hashes(self, deletes: list[FileEvent], reads: list[ReadResult]) -> None:
+        """Feed the stat cache so that the next reconcile can skip reading these files."""
+        if self._stat_cache is None:
+            return
+        from lineaged.cache import StatEntry
+
+        by_root: dict[str, list[tuple[str, Any]]] = {}
+        gone: dict[str, list[str]] = {}
+        for r in reads:
+            if r.stat is not None and r.sha256 is not None:
+                entry = StatEntry.from_stat(r.stat, r.sha256)
+                by_root.setdefault(r.event.ref.root, []).append((r.event.ref.path, entry))
+            elif r.data is None:
+                gone.setdefault(r.event.ref.root, []).append(r.event.ref.path)
+        for ev in deletes:
+            gone.setdefault(ev.ref.root, []).append(ev.ref.path)
+        for root, entries in by_root.items():
+            await self._stat_cache.put_many(root, entries)
+        for root, paths in gone.items():
+            await self._stat_cache.delete_many(root, paths)
 
     def _deletion(self, ev: FileEvent) -> FileUpdate:
         root = self.roots[ev.ref.root].settings
@@ -276,10 +308,3 @@ class Pipeline:
 
 def file_event(ref: FileRef, abs_path: str, change: Change, priority: Priority) -> FileEvent:
     return FileEvent(ref, abs_path, change, priority, time.monotonic())
-
-
-def stat_or_none(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None

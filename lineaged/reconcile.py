@@ -10,8 +10,10 @@ no longer has are deleted.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -28,35 +30,47 @@ class ReconcilePlan:
     on_disk: int
     in_graph: int
     events: list[FileEvent]
+    current: int = 0  # skipped without reading: stat unchanged and hash matches the graph
 
     @property
     def deleted(self) -> int:
         return sum(1 for e in self.events if e.change is Change.DELETED)
 
 
+# (relative path, its stat, the graph's state of it or None) -> True when the file is
+# known to be current without reading it (the stat cache vouches for its hash).
+CurrentCheck = Callable[[str, os.stat_result, Any], bool]
+
+
 async def plan_root(
     matcher: RootMatcher,
-    graph_paths: Callable[[str], Awaitable[dict[str, object]]],
+    graph_paths: Callable[[str], Awaitable[dict[str, Any]]],
+    is_current: CurrentCheck | None = None,
 ) -> ReconcilePlan:
     name = matcher.root.name
-    disk_paths = await asyncio.to_thread(lambda: [rel for rel, _st in matcher.walk()])
+    disk = await asyncio.to_thread(lambda: list(matcher.walk()))
+    disk_paths = [rel for rel, _st in disk]
     known = await graph_paths(name)
+    stale = sorted(
+        rel for rel, st in disk if is_current is None or not is_current(rel, st, known.get(rel))
+    )
     events = [
         file_event(
             FileRef(name, rel), matcher.abs_path(FileRef(name, rel)), Change.CHANGED, Priority.LOW
         )
-        for rel in sorted(disk_paths)
+        for rel in stale
     ]
     on_disk = set(disk_paths)
     for rel in sorted(set(known) - on_disk):
         ref = FileRef(name, rel)
         events.append(file_event(ref, matcher.abs_path(ref), Change.DELETED, Priority.LOW))
-    plan = ReconcilePlan(name, len(disk_paths), len(known), events)
+    plan = ReconcilePlan(name, len(disk_paths), len(known), events, len(disk_paths) - len(stale))
     log.info(
         "reconcile_planned",
         root=name,
         on_disk=plan.on_disk,
         in_graph=plan.in_graph,
+        current=plan.current,
         deleted=plan.deleted,
     )
     return plan

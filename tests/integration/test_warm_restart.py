@@ -1,0 +1,78 @@
+"""Restarts through the caches: an unchanged tree is neither read, parsed nor written;
+a lost graph is rebuilt from the parse cache without parsing; a lost cache costs time,
+never correctness."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from lineaged.daemon import Daemon
+
+from .graphs import dump
+from .test_daemon_e2e import settings_for
+
+
+def make_tree(root: Path, n: int) -> None:
+    old = time.time() - 3600  # older than the stat cache's racy-clean window
+    for i in range(n):
+        path = root / f"d{i % 5}" / f"f{i}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"INSERT INTO mart.t{i} SELECT a, b FROM raw.s{i % 7} JOIN raw.k USING (a)")
+        os.utime(path, (old, old))
+
+
+async def scan(settings: Any) -> Daemon:
+    daemon = Daemon(settings, oneshot=True)
+    assert await daemon.run() == 0
+    return daemon
+
+
+async def test_unchanged_tree_is_not_read_parsed_or_written(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "sql"
+    make_tree(root, 60)
+    settings = settings_for(root, neo4j_server, tmp_path)
+    cold = await scan(settings)
+    assert cold.pipeline is not None and cold.pipeline.stats.parsed == 60
+    reference = await dump(graph)
+
+    warm = await scan(settings)
+    assert warm.pipeline is not None and warm.writer is not None
+    assert warm.pipeline.stats.files_seen == 0, "unchanged files were read again"
+    assert warm.pipeline.stats.parsed == 0
+    assert warm.writer.stats.transactions == 0
+    assert await dump(graph) == reference
+
+    # One file edited while down: exactly that one is read, parsed and written.
+    edited = root / "d0" / "f0.sql"
+    edited.write_text("INSERT INTO mart.t0 SELECT a FROM raw.changed")
+    third = await scan(settings)
+    assert third.pipeline is not None
+    assert third.pipeline.stats.files_seen == 1 and third.pipeline.stats.parsed == 1
+
+
+async def test_graph_rebuilt_from_parse_cache_and_cache_loss_is_harmless(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "sql"
+    make_tree(root, 40)
+    settings = settings_for(root, neo4j_server, tmp_path)
+    await scan(settings)
+    reference = await dump(graph)
+
+    await graph.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    rebuilt = await scan(settings)
+    assert rebuilt.pipeline is not None
+    assert rebuilt.pipeline.stats.parsed == 0 and rebuilt.pipeline.stats.cache_hits == 40
+    assert await dump(graph) == reference
+
+    for f in (tmp_path / "state").glob("cache.sqlite*"):
+        f.unlink()
+    await graph.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    no_cache = await scan(settings)
+    assert no_cache.pipeline is not None and no_cache.pipeline.stats.parsed == 40
+    assert await dump(graph) == reference
