@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         "lineaged.extract.cli",
         "lineaged.cache_cli",
+        "lineaged.replay",
         "lineaged.status",
         "lineaged.lineage_cli",
     ):

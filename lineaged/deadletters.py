@@ -2,13 +2,18 @@
 
 Append-only while the daemon runs; `lineaged replay` rewrites it without the entries
 that went through. Lines are small and written with one write() each, so a crash can
-at worst leave one torn last line, which `read()` skips.
+at worst leave one torn last line, which `read()` skips. Appends and rewrites hold an
+advisory lock on a sibling `.lock` file, so a replay running next to the daemon never
+loses an entry the daemon appends meanwhile.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +43,13 @@ class DeadLetters:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in letters)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with self._locked():
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def read(self) -> list[DeadLetter]:
         try:
@@ -61,12 +67,36 @@ class DeadLetters:
 
     def rewrite(self, keep: list[DeadLetter]) -> None:
         """Atomically replace the file with `keep` (latest entry per file only)."""
+        with self._locked():
+            self._write_all(keep)
+
+    def settle(self, handled: Iterable[DeadLetter], failed_again: list[DeadLetter]) -> None:
+        """Drop the `handled` entries and add `failed_again`, keeping whatever else was
+        appended since they were read (latest entry per file wins)."""
+        done = set(handled)
+        with self._locked():
+            rest = [d for d in self.read() if d not in done]
+            self._write_all(rest + failed_again)
+
+    def _write_all(self, letters: list[DeadLetter]) -> None:
         latest: dict[str, DeadLetter] = {}
-        for d in keep:
+        for d in letters:
+            latest.pop(d.file_id, None)  # re-insert: the file order follows the latest
             latest[d.file_id] = d
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in latest.values()))
         os.replace(tmp, self.path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
 
 def _as_dict(d: DeadLetter) -> dict[str, object]:

@@ -16,3 +16,22 @@ def test_append_read_rewrite_and_torn_line(tmp_path: Path) -> None:
     assert dl.read() == [a, b]
     dl.rewrite([b])
     assert dl.read() == [b]
+
+
+def test_settle_drops_handled_keeps_appended_meanwhile_and_latest_per_file(
+    tmp_path: Path,
+) -> None:
+    dl = DeadLetters(tmp_path / "dead.jsonl")
+    a = DeadLetter("r", "a.sql", "aa", "ClientError", "too big", 1.0)
+    b = DeadLetter("r", "b.sql", "bb", "ClientError", "too big", 2.0)
+    dl.append([a, b])
+    handled = dl.read()
+    # While a replay works, the daemon dead-letters another file and a newer a.sql.
+    c = DeadLetter("r", "c.sql", "cc", "ClientError", "nope", 3.0)
+    a2 = DeadLetter("r", "a.sql", "a2", "ClientError", "still too big", 4.0)
+    dl.append([c, a2])
+    b_again = DeadLetter("r", "b.sql", "bb", "ClientError", "too big again", 5.0)
+    dl.settle(handled, [b_again])
+    assert dl.read() == [c, a2, b_again]
+    dl.settle(dl.read(), [])
+    assert dl.read() == []

@@ -1,0 +1,208 @@
+"""`lineaged replay`: re-drive the dead letters once their cause is fixed.
+
+Each dead-lettered file is read again from disk, extracted, and written through the
+same GraphWriter as the daemon uses (same splitting, same dead-lettering). Then:
+- a file that is now written leaves the dead-letter file;
+- a file that no longer exists has its contribution removed from the graph and leaves
+  the dead-letter file;
+- a file that fails again stays, with the new error (and its File node says so).
+Safe next to a running daemon: the dead-letter file is settled under its lock, and a
+replayed file is written as one atomic replace like any other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from neo4j import AsyncDriver, AsyncGraphDatabase
+
+from lineaged.config import RootSettings, Settings
+from lineaged.deadletters import DeadLetter, DeadLetters
+from lineaged.graph.errors import ErrorKind, classify, describe
+from lineaged.graph.schema import ensure_schema
+from lineaged.graph.writer import GraphWriter
+from lineaged.model import FileRef, FileUpdate
+
+DEAD_LETTERS_NAME = "dead_letters.jsonl"
+
+
+@dataclass
+class ReplayReport:
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # gone from disk: contribution deleted
+    failed: list[DeadLetter] = field(default_factory=list)  # still refused (or unreplayable)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "written": self.written,
+            "removed": self.removed,
+            "failed": [{"file": d.file_id, "error": d.message} for d in self.failed],
+        }
+
+
+class CannotConnect(RuntimeError):
+    pass
+
+
+def dead_letters_path(settings: Settings) -> Path:
+    return settings.state.dir / DEAD_LETTERS_NAME
+
+
+async def replay(settings: Settings, driver: AsyncDriver, dead: DeadLetters) -> ReplayReport:
+    letters = dead.read()
+    latest: dict[str, DeadLetter] = {d.file_id: d for d in letters}
+    roots = {r.name: r for r in settings.roots}
+    report = ReplayReport()
+    updates: list[FileUpdate] = []
+    for letter in latest.values():
+        root = roots.get(letter.root)
+        if root is None:
+            # Not ours to judge: the root may come back in the config.
+            report.failed.append(_unreplayable(letter, f"root '{letter.root}' not configured"))
+            continue
+        update = await asyncio.to_thread(_update_from_disk, root, letter)
+        if isinstance(update, str):
+            report.failed.append(_unreplayable(letter, update))
+            continue
+        updates.append(update)
+
+    retried = DeadLetters(dead.path.with_name(dead.path.name + ".replay"))
+    retried.path.unlink(missing_ok=True)
+    writer = GraphWriter(
+        driver,
+        settings.neo4j.database,
+        retried,
+        rows_per_tx=settings.writer.rows_per_tx,
+        max_concurrency=settings.writer.max_concurrent_tx,
+        slow_tx_s=settings.writer.slow_tx_s,
+        backoff_initial_s=settings.writer.backoff_initial_s,
+        backoff_max_s=settings.writer.backoff_max_s,
+    )
+    if updates:
+        await writer.write(updates)
+    again = {d.file_id: d for d in retried.read()}
+    retried.path.unlink(missing_ok=True)
+    for u in updates:
+        if u.ref.id in again:
+            report.failed.append(again[u.ref.id])
+        elif u.lineage is None:
+            report.removed.append(u.ref.id)
+        else:
+            report.written.append(u.ref.id)
+    dead.settle(letters, report.failed)
+    return report
+
+
+def _update_from_disk(root: RootSettings, letter: DeadLetter) -> FileUpdate | str:
+    """The update that replays `letter`, or why it cannot be replayed."""
+    from lineaged.extract import extract, load_schema_file
+
+    ref = FileRef(letter.root, letter.path)
+    try:
+        data = (root.path / letter.path).read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return FileUpdate(ref, None, root.dialect, None)
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror}"
+    schema = load_schema_file(root.schema_file) if root.schema_file else None
+    lineage = extract(
+        data,
+        root.dialect,
+        schema,
+        default_catalog=root.default_catalog or None,
+        default_schema=root.default_schema or None,
+    )
+    return FileUpdate(ref, hashlib.sha256(data).hexdigest(), root.dialect, lineage)
+
+
+def _unreplayable(letter: DeadLetter, why: str) -> DeadLetter:
+    return DeadLetter(letter.root, letter.path, letter.sha256, "ReplaySkipped", why, time.time())
+
+
+async def _connect(settings: Settings) -> AsyncDriver:
+    cfg = settings.neo4j
+    driver = AsyncGraphDatabase.driver(
+        cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
+    )
+    deadline = time.monotonic() + cfg.connect_timeout_s
+    while True:
+        try:
+            await driver.verify_connectivity()
+            return driver
+        except Exception as exc:
+            if classify(exc) is ErrorKind.FATAL or time.monotonic() > deadline:
+                await driver.close()
+                raise CannotConnect(
+                    f"cannot connect to Neo4j at {cfg.uri}: {describe(exc)}"
+                ) from exc
+            await asyncio.sleep(1.0)
+
+
+async def _main(settings: Settings, path: Path) -> ReplayReport:
+    driver = await _connect(settings)
+    try:
+        await ensure_schema(driver, settings.neo4j.database)
+        return await replay(settings, driver, DeadLetters(path))
+    finally:
+        await driver.close()
+
+
+# -- command line ---------------------------------------------------------------------
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from lineaged.cli import _add_config_flags
+
+    p = subparsers.add_parser(
+        "replay",
+        help="re-drive dead-lettered files and drop those that now succeed",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        epilog="Examples:\n  lineaged replay -c /etc/lineaged/config.toml\n"
+        "  lineaged replay --json | jq .failed\n\n"
+        "Exit codes: 0 all replayed, 1 some still fail, 2 bad config, 3 Neo4j unreachable.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_config_flags(p)
+    p.add_argument(
+        "--dead-letters",
+        metavar="FILE",
+        help=f"dead-letter file (default: <state.dir>/{DEAD_LETTERS_NAME})",
+    )
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.set_defaults(func=_cmd_replay)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from lineaged.cli import EXIT_CANNOT_START, EXIT_OK, EXIT_PROBLEMS, _settings
+    from lineaged.logging import configure_logging
+
+    settings = _settings(args)
+    configure_logging(settings.log.level, settings.log.format)
+    path = Path(args.dead_letters) if args.dead_letters else dead_letters_path(settings)
+    try:
+        report = asyncio.run(_main(settings, path))
+    except CannotConnect as exc:
+        print(f"lineaged: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+        sys.stdout.write("\n")
+    else:
+        for fid in report.written:
+            print(f"written        {fid}")
+        for fid in report.removed:
+            print(f"removed        {fid} (file no longer exists)")
+        for d in report.failed:
+            print(f"still failing  {d.file_id}: {d.message}")
+        print(
+            f"replay: {len(report.written)} written, {len(report.removed)} removed, "
+            f"{len(report.failed)} still failing"
+        )
+    return EXIT_PROBLEMS if report.failed else EXIT_OK
