@@ -113,8 +113,15 @@ class ColumnWalker:
     # -- scope kinds -------------------------------------------------------------------
 
     def _set_operation(self, scope: Scope, result: ScopeLineage) -> None:
-        for branch in scope.set_operation_scopes:
+        # `a EXCEPT b`: b's values never reach the output, they only remove rows.
+        excluding = isinstance(scope.expression, exp.Except)
+        for position, branch in enumerate(scope.set_operation_scopes):
             part = self.lineage(branch)
+            if excluding and position > 0:
+                for _, out in part.outputs:
+                    merge(result.indirect, out, FILTER)
+                merge(result.indirect, part.indirect, FILTER)
+                continue
             if not result.outputs:
                 result.outputs = [(name, dict(lin)) for name, lin in part.outputs]
             else:
@@ -130,11 +137,16 @@ class ColumnWalker:
                 result.stars.append(expr.table if isinstance(expr, exp.Column) else "")
                 result.outputs.append((STAR, {}))
                 continue
-            root = IDENTITY if isinstance(expr, exp.Column) else TRANSFORMATION
+            # A scalar subquery passes its one value through unchanged.
+            root = IDENTITY if isinstance(expr, (exp.Column, exp.Subquery)) else TRANSFORMATION
             result.outputs.append((projection.alias_or_name, self._walk_all(expr, root, scope)))
-        self._indirect(scope, select, result.indirect)
+        self._indirect(scope, select, result)
 
-    def _indirect(self, scope: Scope, select: exp.Select, into: Lin) -> None:
+    def _indirect(self, scope: Scope, select: exp.Select, result: ScopeLineage) -> None:
+        into = result.indirect
+        # ORDER BY (and, in some dialects, GROUP BY / HAVING) may name an output alias,
+        # which qualify_columns leaves bare: it stands for that projection's lineage.
+        aliases = {name: lin for name, lin in result.outputs if name != STAR}
         for join in select.args.get("joins") or []:
             if join.args.get("on") is not None:
                 merge(into, self._walk_all(join.args["on"], JOIN, scope))
@@ -149,7 +161,7 @@ class ColumnWalker:
         ):
             node = select.args.get(arg)
             if node is not None:
-                merge(into, self._walk_all(node, transform, scope))
+                merge(into, self._walk_all(node, transform, scope, aliases))
         # Rows a derived table or CTE drops (its joins, filters) shape this query too.
         for _, source in scope.selected_sources.values():
             if isinstance(source, Scope):
@@ -194,7 +206,9 @@ class ColumnWalker:
 
     # -- expressions -------------------------------------------------------------------
 
-    def _walk_all(self, root: exp.Expr, ctx: str, scope: Scope) -> Lin:
+    def _walk_all(
+        self, root: exp.Expr, ctx: str, scope: Scope, aliases: dict[str, Lin] | None = None
+    ) -> Lin:
         lin: Lin = {}
         for node, node_ctx in self._nodes(root, ctx):
             if isinstance(node, exp.Column):
@@ -202,6 +216,8 @@ class ColumnWalker:
                     pass  # COUNT(t.*) and the like: no column to attribute
                 elif node.table and node.table != UNRESOLVED:
                     self._column(node.table, node.name, node_ctx, lin, scope)
+                elif aliases and not node.table and node.name in aliases:
+                    merge(lin, aliases[node.name], node_ctx)
                 else:
                     self.unresolved.add(node.name)
                 continue
@@ -224,8 +240,8 @@ class ColumnWalker:
                 continue
             if isinstance(node, exp.Query) and not isinstance(node, exp.Subquery):
                 continue  # a query outside this scope's subqueries: walked elsewhere
-            if ctx == IDENTITY:
-                ctx = TRANSFORMATION
+            if ctx == IDENTITY and not isinstance(node, exp.Subquery):
+                ctx = TRANSFORMATION  # a subquery's parentheses change nothing
             stack.extend(_children(node, ctx))
 
 

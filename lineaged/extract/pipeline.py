@@ -21,7 +21,7 @@ from sqlglot.schema import MappingSchema
 from sqlglot.tokens import TokenType
 
 from lineaged.extract.columns import CONDITIONAL, STAR, UNNAMED, ColumnWalker, Lin, merge
-from lineaged.extract.names import Naming, is_temp_name, table_name
+from lineaged.extract.names import Naming, column_name, is_temp_name, table_name
 from lineaged.extract.plan import CONDITION, Plan, plan
 from lineaged.extract.resolve import attribute_unqualified
 from lineaged.extract.schema import UNKNOWN_TYPE, SchemaIndex
@@ -56,6 +56,9 @@ class FileContext:
     naming: Naming
     schema: SchemaIndex
     temps: TempRegistry = field(default_factory=TempRegistry)
+    # Script variables (BigQuery/Snowflake `DECLARE x ...`): a bare `x` later in the
+    # file is the variable, not a column of whatever table the query reads.
+    variables: set[str] = field(default_factory=set)
     parser_opts: dict = field(default_factory=lambda: {"error_level": ErrorLevel.IMMEDIATE})
 
 
@@ -130,6 +133,7 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
     if chunk.error:
         return StatementLineage(index, line, "other", error=chunk.error)
     if chunk.control:
+        _learn_variables(chunk, ctx)
         return StatementLineage(index, line, "other")
     try:
         too_big = _check_bounds(chunk)
@@ -145,6 +149,26 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
         return StatementLineage(index, line, "other", error=_at(chunk, "nesting too deep"))
     except Exception as exc:
         return StatementLineage(index, line, "other", error=_at(chunk, _short(exc)))
+
+
+def _learn_variables(chunk: Chunk, ctx: FileContext) -> None:
+    """`DECLARE a, b INT64 ...`: remember a and b (folded like column names)."""
+    toks = chunk.tokens
+    if not toks or toks[0].text.upper() != "DECLARE":
+        return
+    i = 1
+    while i < len(toks) and toks[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+        ctx.variables.add(column_name(toks[i].text, ctx.naming))
+        if i + 1 >= len(toks) or toks[i + 1].token_type != TokenType.COMMA:
+            break
+        i += 2
+
+
+def _unbind_variables(tree: exp.Expr, variables: set[str]) -> exp.Expr:
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table and column.name in variables:
+            column.replace(exp.Var(this=column.name))
+    return tree
 
 
 def _check_bounds(chunk: Chunk) -> str | None:
@@ -175,7 +199,8 @@ def _parse(chunk: Chunk, ctx: FileContext) -> exp.Expr | None:
     trees = [t for t in parser.parse(chunk.tokens, chunk.sql) if t is not None]
     if not trees:
         return None
-    return normalize_identifiers(trees[0], dialect=ctx.dialect)
+    tree = normalize_identifiers(trees[0], dialect=ctx.dialect)
+    return _unbind_variables(tree, ctx.variables) if ctx.variables else tree
 
 
 def _at(chunk: Chunk, message: str) -> str:
@@ -230,21 +255,39 @@ def _lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLinea
         return StatementLineage(**base, targets=(target,), sources=(old,))
 
     unresolved: set[str] = set()
-    sources: set[str] = set()
-    edges: dict[str, Lin] = {}
+    q = QueryLineage()
     if p.query is not None:
         wants_columns = target is not None and p.kind not in {"delete", "create_table"}
-        sources, edges = _query_lineage(p, target, ctx, unresolved, with_columns=wants_columns)
+        q = _query_lineage(p, target, ctx, unresolved, with_columns=wants_columns)
+    sources = q.sources
     if target is not None and not p.target_is_source:
         sources.discard(target)
     if p.ddl_columns:
         ctx.schema.add(target, dict(p.ddl_columns))
-    elif edges and p.kind in {"create_table_as", "create_view", "select_into"}:
-        ctx.schema.add(target, {c: UNKNOWN_TYPE for c in edges})
+    elif q.columns and p.kind in {"create_table_as", "create_view", "select_into"}:
+        ctx.schema.add(target, {c: UNKNOWN_TYPE for c in q.columns})
     if temporary:
-        ctx.temps.fill(target, sources, edges) if edges or sources else ctx.temps.declare(target)
+        if q.columns or sources:
+            ctx.temps.fill(target, sources, q.columns, q.indirect, q.star_from)
+        else:
+            ctx.temps.declare(target)
     result = _targets(base, target, temporary, sources)
+    edges = {}
+    for column, lin in q.columns.items():
+        edges[column] = {k: set(v) for k, v in lin.items()}
+        merge(edges[column], q.indirect)
     return _with_columns(result, target, edges, unresolved, temporary)
+
+
+@dataclass(slots=True)
+class QueryLineage:
+    """What the query of a write produces: its base tables, each target column's own
+    lineage, and the statement-level indirect edges that apply to every column."""
+
+    sources: set[str] = field(default_factory=set)
+    columns: dict[str, Lin] = field(default_factory=dict)
+    indirect: Lin = field(default_factory=dict)
+    star_from: set[str] = field(default_factory=set)
 
 
 def _targets(
@@ -286,23 +329,26 @@ def _with_columns(
 
 def _query_lineage(
     p: Plan, target: str | None, ctx: FileContext, unresolved: set[str], *, with_columns: bool
-) -> tuple[set[str], dict[str, Lin]]:
+) -> QueryLineage:
     query = p.query
     if not isinstance(query, (exp.Query, exp.Values)) or isinstance(query, exp.Values):
-        return set(), {}
+        return QueryLineage()
     query = qualify_tables(query, dialect=ctx.dialect)
     if with_columns:
         query = _qualify_columns(query, ctx)
     root = build_scope(query)
     if root is None:
-        return set(), {}
-    sources = ctx.temps.resolve_tables(source_tables(root, ctx.naming))
+        return QueryLineage()
+    read = source_tables(root, ctx.naming)
+    result = QueryLineage(sources=ctx.temps.resolve_tables(read))
     if not with_columns:
-        return sources, {}
+        return result
     walker = ColumnWalker(ctx.naming)
-    edges = _target_edges(p, target, walker, root, ctx, unresolved)
+    _target_edges(p, target, walker, root, ctx, unresolved, result)
+    # Rows the temp tables it reads were shaped by (their joins and filters).
+    merge(result.indirect, ctx.temps.indirect_of(read))
     unresolved |= walker.unresolved
-    return sources, edges
+    return result
 
 
 def _qualify_columns(query: exp.Expr, ctx: FileContext) -> exp.Expr:
@@ -354,16 +400,17 @@ def _target_edges(
     root: Scope,
     ctx: FileContext,
     unresolved: set[str],
-) -> dict[str, Lin]:
+    into: QueryLineage,
+) -> None:
     lineage = walker.lineage(root)
     # A star that reaches the target unexpanded: its columns are unknown, say so.
-    unresolved.update(f"{t}.*" for t in ctx.temps.resolve_tables(walker.star_sources(root)))
+    into.star_from = ctx.temps.resolve_tables(walker.star_sources(root))
+    unresolved.update(f"{t}.*" for t in into.star_from)
     per_column: dict[str, Lin] = {}
     for column, lin in _assign(p, target, lineage.outputs, ctx, unresolved):
         merge(per_column.setdefault(column, {}), lin)
-    for lin in per_column.values():
-        merge(lin, lineage.indirect)
-    return {c: ctx.temps.resolve_lin(lin, unresolved) for c, lin in per_column.items()}
+    into.columns = {c: ctx.temps.resolve_lin(lin, unresolved) for c, lin in per_column.items()}
+    into.indirect = ctx.temps.resolve_lin(lineage.indirect, unresolved)
 
 
 def _assign(

@@ -45,11 +45,19 @@ def plan(stmt: exp.Expr) -> Plan:
 
 
 def _select(stmt: exp.Expr) -> Plan:
-    into = stmt.args.get("into") if isinstance(stmt, exp.Select) else None
+    # `SELECT ... INTO t FROM a UNION ALL SELECT ... FROM b`: the INTO sits on the
+    # first branch but applies to the whole set operation.
+    first = stmt
+    while isinstance(first, exp.SetOperation):
+        first = first.this
+    into = first.args.get("into") if isinstance(first, exp.Select) else None
     if into is None or not isinstance(into.this, exp.Table):
         return Plan("select", query=stmt)
     query = stmt.copy()
-    query.set("into", None)
+    first = query
+    while isinstance(first, exp.SetOperation):
+        first = first.this
+    first.set("into", None)
     temporary = bool(into.args.get("temporary")) or _has_temp_flag(into.this)
     return Plan("select_into", target=into.this, query=query, temporary=temporary)
 

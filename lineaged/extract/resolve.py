@@ -34,11 +34,23 @@ def attribute_unqualified(root: Scope, schema: MappingSchema, *, mark: bool = Fa
         )
         aliases = {p.alias for p in projections if isinstance(p, exp.Alias)}
         for column in bare:
-            owner = None if column.name in aliases else _owner(column.name, known)
+            alias_ref = column.name in aliases and not _in_own_projection(column, projections)
+            owner = None if alias_ref else _owner(column.name, known)
             if owner is not None:
                 column.set("table", exp.to_identifier(owner))
-            elif mark and scope.can_be_correlated and column.name not in aliases:
+            elif mark and scope.can_be_correlated and not alias_ref:
                 column.set("table", exp.to_identifier(UNRESOLVED))
+
+
+def _in_own_projection(column: exp.Column, projections: list[exp.Expr]) -> bool:
+    """`TRIM(name) AS name`: inside the projection that defines the alias, the name
+    can only mean the source column (an alias cannot refer to itself)."""
+    node: exp.Expr | None = column
+    while node is not None and node.parent is not None:
+        if isinstance(node, exp.Alias) and any(node is p for p in projections):
+            return node.alias == column.name
+        node = node.parent
+    return False
 
 
 def _sources(scope: Scope) -> list[tuple[str, exp.Expr | Scope]]:

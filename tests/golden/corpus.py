@@ -29,6 +29,14 @@ DIRECT = {"IDENTITY", "TRANSFORMATION", "AGGREGATION"}
 KNOWN_FAILURES: dict[str, str] = {
     "tsql/table_variable_followed": "T-SQL table variables (@t) are not yet treated as temp tables",
 }
+AUDIT = ROOT / "audit"
+# Same, for the held-out audit set (audit/<dialect>/<case>): expectations written by hand
+# from the SQL's semantics before the extractor was run on them.
+AUDIT_KNOWN_FAILURES: dict[str, str] = {
+    "audit/snowflake/pivot": "PIVOT output columns are not resolved (reported unresolved)",
+    "audit/spark/pivot": "PIVOT output columns are not resolved (reported unresolved)",
+    "audit/tsql/pivot": "PIVOT output columns are not resolved (reported unresolved)",
+}
 
 
 @dataclass(frozen=True)
@@ -37,20 +45,30 @@ class Case:
     name: str
     sql: Path
     expected: Path
+    prefix: str = ""
 
     @property
     def id(self) -> str:
-        return f"{self.dialect}/{self.name}"
+        return f"{self.prefix}{self.dialect}/{self.name}"
 
     def load(self) -> dict:
         return json.loads(self.expected.read_text())
 
 
 def cases() -> list[Case]:
+    """The original corpus (<dialect>/<case>; audit/ is one level deeper and not in it)."""
     out = []
     for sql in sorted(ROOT.glob("*/*.sql")):
         out.append(Case(sql.parent.name, sql.stem, sql, sql.with_suffix(".json")))
     return out
+
+
+def audit_cases() -> list[Case]:
+    """The held-out audit set: audit/<dialect>/<case>."""
+    return [
+        Case(sql.parent.name, sql.stem, sql, sql.with_suffix(".json"), prefix="audit/")
+        for sql in sorted(AUDIT.glob("*/*.sql"))
+    ]
 
 
 def full_transform(short: str) -> str:

@@ -1,0 +1,1 @@
+CREATE TABLE mart.users_public AS SELECT * EXCEPT (password_hash) FROM app.users;

@@ -1,0 +1,1 @@
+INSERT OVERWRITE INTO mart.snapshot (id, amount) SELECT id, amount * 1.2 FROM raw.orders;
