@@ -56,9 +56,19 @@ def _epilog(*groups: list[str]) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for group in groups for line in group)
 
 
-def default_path() -> Path:
+def default_path(config: str | None = None) -> Path:
+    """--path, else $LINEAGED_CACHE_PATH, else <state.dir>/cache.sqlite of the config
+    (--config, $LINEAGED_CONFIG or ./config.toml), else ./.lineaged/cache.sqlite."""
     env = os.environ.get(ENV_PATH)
-    return Path(env) if env else FALLBACK_PATH
+    if env:
+        return Path(env)
+    from lineaged.cli import _config_path
+    from lineaged.config import load_settings
+
+    config_path = _config_path(config)
+    if config_path is not None:
+        return load_settings(config_path).state.dir / "cache.sqlite"
+    return FALLBACK_PATH
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -75,8 +85,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--path",
         type=Path,
         default=None,
-        help=f"cache file (default: ${ENV_PATH}, else ./{FALLBACK_PATH})",
+        help=f"cache file (default: ${ENV_PATH}, else <state.dir>/cache.sqlite of the config, "
+        f"else ./{FALLBACK_PATH})",
     )
+    common.add_argument("--config", "-c", metavar="FILE", help="config.toml to take state.dir from")
     actions = cache.add_subparsers(dest="cache_action", metavar="ACTION", required=True)
     for name, handler in _HANDLERS.items():
         sub = actions.add_parser(
@@ -96,7 +108,7 @@ def _guarded(handler: Callable[[argparse.Namespace, Path], int]):
     """Turn the expected failures into one clear line and exit 1, not a traceback."""
 
     def run(args: argparse.Namespace) -> int:
-        path = args.path or default_path()
+        path = args.path or default_path(args.config)
         try:
             return handler(args, path)
         except CacheFileMissing:
