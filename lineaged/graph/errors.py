@@ -28,6 +28,7 @@ from enum import Enum
 from neo4j.exceptions import (
     AuthError,
     ConfigurationError,
+    DatabaseUnavailable,
     DriverError,
     Neo4jError,
     ServiceUnavailable,
@@ -78,6 +79,16 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, DriverError | OSError | TimeoutError | ConnectionError):
         return ErrorKind.RETRY
     return ErrorKind.SPLIT
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """A RETRY that means Neo4j is away (vs. a deadlock or lock timeout between our own
+    transactions): only these put the writer into its `waiting_for_neo4j` state."""
+    if isinstance(exc, Neo4jError):
+        return isinstance(exc, DatabaseUnavailable) or (exc.code or "").startswith(
+            "Neo.TransientError.General.DatabaseUnavailable"
+        )
+    return isinstance(exc, DriverError | OSError | TimeoutError | ConnectionError)
 
 
 def describe(exc: BaseException) -> str:

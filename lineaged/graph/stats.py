@@ -26,6 +26,7 @@ class WriterStats:
     sessions_closed: int = 0
     tx_in_flight: int = 0  # write transactions holding a slot right now
     tx_waiting: int = 0  # write transactions waiting for a slot
+    tx_in_flight_peak: int = 0  # high-water mark of tx_in_flight
     waiting_since: float | None = None  # monotonic time Neo4j became unreachable
     last_error: str | None = None
     last_error_at: float | None = None  # wall-clock time
@@ -66,6 +67,7 @@ class WriterStats:
             "rows_per_s": round(self.rows_per_s, 1),
             "tx_in_flight": self.tx_in_flight,
             "tx_waiting": self.tx_waiting,
+            "tx_in_flight_peak": self.tx_in_flight_peak,
             "sessions_open": self.sessions_open,
             "pool_in_use": None if pool is None else pool["in_use"],
             "pool_idle": None if pool is None else pool["idle"],

@@ -32,7 +32,7 @@ from neo4j import AsyncDriver, AsyncSession, AsyncTransaction
 
 from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph import queries as q
-from lineaged.graph.errors import ErrorKind, classify, describe
+from lineaged.graph.errors import ErrorKind, classify, describe, is_unreachable
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
 from lineaged.graph.stats import WriterStats, driver_pool_stats
 from lineaged.model import FileUpdate
@@ -207,7 +207,10 @@ class GraphWriter:
         if kind is ErrorKind.SPLIT:
             return True
         self.stats.retries += 1
-        if self.stats.waiting_since is None:
+        if not is_unreachable(exc):
+            # Deadlocks and lock timeouts between concurrent writers: expected, cheap.
+            log.info("write_retry_transient", error=describe(exc))
+        elif self.stats.waiting_since is None:
             self.stats.waiting_since = time.monotonic()
             log.warning("neo4j_unavailable_retrying", error=describe(exc))
         return False
@@ -235,6 +238,7 @@ class GraphWriter:
         finally:
             self.stats.tx_waiting -= 1
         self.stats.tx_in_flight += 1
+        self.stats.tx_in_flight_peak = max(self.stats.tx_in_flight_peak, self.stats.tx_in_flight)
         try:
             started = time.monotonic()
             timings: dict[str, float] = {}
