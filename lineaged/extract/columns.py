@@ -85,6 +85,7 @@ class ColumnWalker:
     unresolved: set[str] = field(default_factory=set)
     _memo: dict[int, ScopeLineage] = field(default_factory=dict)
     _subqueries: dict[int, Scope] = field(default_factory=dict)
+    _names: dict[int, str] = field(default_factory=dict)
 
     def lineage(self, scope: Scope) -> ScopeLineage:
         key = id(scope.expression)
@@ -175,7 +176,7 @@ class ColumnWalker:
         source = _resolve(scope, alias)
         if isinstance(source, exp.Table):
             if isinstance(source.this, exp.Identifier):
-                lin.setdefault(ctx, set()).add((table_name(source, self.naming), name))
+                lin.setdefault(ctx, set()).add((self._table_name(source), name))
             return
         if isinstance(source, Scope):
             child = self.lineage(source)
@@ -190,6 +191,14 @@ class ColumnWalker:
                 self._column(through, name, ctx, lin, source)
                 return
         self.unresolved.add(f"{alias}.{name}")
+
+    def _table_name(self, table: exp.Table) -> str:
+        # Every column read resolves its table's name: once per table node is enough.
+        key = id(table)
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = table_name(table, self.naming)
+        return found
 
     def star_sources(self, scope: Scope) -> set[str]:
         """Base tables behind the unexpanded stars of `scope`'s output."""

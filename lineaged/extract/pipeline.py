@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -20,7 +21,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 from sqlglot.tokens import TokenType
 
-from lineaged.extract.columns import CONDITIONAL, STAR, UNNAMED, ColumnWalker, Lin, merge
+from lineaged.extract.columns import CONDITIONAL, STAR, UNNAMED, Base, ColumnWalker, Lin, merge
 from lineaged.extract.names import Naming, column_name, is_temp_name, table_name
 from lineaged.extract.plan import CONDITION, Plan, plan
 from lineaged.extract.resolve import attribute_unqualified
@@ -43,6 +44,8 @@ _OPERATORS = frozenset(
     {TokenType.AND, TokenType.OR, TokenType.PLUS, TokenType.DASH, TokenType.SLASH}
     | {TokenType.DPIPE, TokenType.EQ, TokenType.NEQ, TokenType.LT, TokenType.GT}
 )
+_TOKEN_TYPE = attrgetter("token_type")
+_OPENING = (TokenType.L_PAREN, TokenType.CASE, TokenType.NOT)
 _CHAIN_BREAKS = frozenset(
     {TokenType.COMMA, TokenType.SELECT, TokenType.FROM, TokenType.WHERE, TokenType.ON}
 )
@@ -174,6 +177,13 @@ def _unbind_variables(tree: exp.Expr, variables: set[str]) -> exp.Expr:
 def _check_bounds(chunk: Chunk) -> str | None:
     if len(chunk.tokens) > MAX_STATEMENT_TOKENS:
         return _at(chunk, f"statement too long ({len(chunk.tokens)} tokens); not extracted")
+    # Fast path: nesting and operator chains cannot exceed the total number of tokens
+    # that open a level / chain an operator. list.count compares by identity in C;
+    # hashing TokenType (an Enum: Python-level __hash__) per token would cost more.
+    types = list(map(_TOKEN_TYPE, chunk.tokens))
+    opening = sum(map(types.count, _OPENING))
+    if opening <= MAX_NESTING and sum(map(types.count, _OPERATORS)) <= MAX_OPERATOR_CHAIN:
+        return None
     depth = peak = chain = longest = 0
     for tok in chunk.tokens:
         tt = tok.token_type
@@ -309,11 +319,21 @@ def _with_columns(
 ) -> StatementLineage:
     columns: list[ColumnEdge] = []
     if target is not None and not temporary:
+        # Statement-level INDIRECT edges repeat the same sources on every target
+        # column. Sharing one object per distinct name and per distinct sources tuple
+        # lets pickle (the pool's transport) write each once and refer back to it
+        # after that; the values, and so the JSON, are unchanged.
+        names: dict[Base, str] = {}
+        tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         for column, lin in edges.items():
+            target_column = f"{target}.{column}"
             for transform, bases in lin.items():
                 if bases:
-                    srcs = tuple(sorted(f"{t}.{c}" for t, c in bases))
-                    columns.append(ColumnEdge(f"{target}.{column}", srcs, transform))
+                    srcs = tuple(
+                        sorted(names.get(b) or names.setdefault(b, f"{b[0]}.{b[1]}") for b in bases)
+                    )
+                    srcs = tuples.setdefault(srcs, srcs)
+                    columns.append(ColumnEdge(target_column, srcs, transform))
     columns.sort(key=lambda e: (e.target, e.transform, e.sources))
     return StatementLineage(
         index=result.index,
@@ -334,9 +354,9 @@ def _query_lineage(
     if not isinstance(query, (exp.Query, exp.Values)) or isinstance(query, exp.Values):
         return QueryLineage()
     query = qualify_tables(query, dialect=ctx.dialect)
-    if with_columns:
-        query = _qualify_columns(query, ctx)
-    root = build_scope(query)
+    # One scope tree for the rest: the one built after qualification (rebuilding it
+    # per consumer was a third of the scope-building cost).
+    root = _qualify_columns(query, ctx) if with_columns else build_scope(query)
     if root is None:
         return QueryLineage()
     read = source_tables(root, ctx.naming)
@@ -351,14 +371,15 @@ def _query_lineage(
     return result
 
 
-def _qualify_columns(query: exp.Expr, ctx: FileContext) -> exp.Expr:
+def _qualify_columns(query: exp.Expr, ctx: FileContext) -> Scope | None:
     """Qualify every column we can: ours first (single-source attribution, which
     sqlglot does not do without a schema), then sqlglot's (stars, alias references),
-    then ours again for what sqlglot's expansion exposed."""
+    then ours again for what sqlglot's expansion exposed. Returns the scope tree of
+    the qualified query (qualification edits nodes in place, never the scopes)."""
     schema = _statement_schema(query, ctx)
     root = build_scope(query)
     if root is None:
-        return query
+        return None
     attribute_unqualified(root, schema, mark=True)
     # On failure keep what is qualified; the rest is reported unresolved.
     with contextlib.suppress(OptimizeError):
@@ -366,7 +387,7 @@ def _qualify_columns(query: exp.Expr, ctx: FileContext) -> exp.Expr:
     root = build_scope(query)
     if root is not None:
         attribute_unqualified(root, schema)
-    return query
+    return root
 
 
 def _statement_schema(query: exp.Expr, ctx: FileContext) -> MappingSchema:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Token, TokenType
@@ -179,11 +180,43 @@ class _Splitter:
         return self.toks[i] if 0 <= i < len(self.toks) else None
 
     def run(self) -> list[Chunk]:
-        i, n = 0, len(self.toks)
-        while i < n:
-            i = self.step(i)
-        self.flush()
+        if not self._run_plain():
+            self.chunks = []
+            i, n = 0, len(self.toks)
+            while i < n:
+                i = self.step(i)
+            self.flush()
         return self._expand_string_bodies()
+
+    def _run_plain(self) -> bool:
+        """Fast path for plain SQL (most files): no block or routine syntax anywhere,
+        so statements end exactly at `;` and `step()`'s per-token state machine would
+        find the same boundaries. Returns False (nothing kept) when the file needs it.
+        The checks run in C (regex over the text, list/set scans over token types)."""
+        if self.tsql or _BLOCK_SYNTAX.search(self.sql):
+            return False
+        types = list(map(_TOKEN_TYPE, self.toks))
+        if any(t in types for t in _SPECIAL_TYPES):  # `in` on a list: identity, in C
+            return False
+        start, n = 0, len(types)
+        while start < n:
+            try:
+                end = types.index(T.SEMICOLON, start)
+            except ValueError:
+                end = n
+            if end > start and not self._plain_chunk(start, end):
+                return False
+            start = end + 1
+        return True
+
+    def _plain_chunk(self, start: int, end: int) -> bool:
+        # A control head (IF ... THEN, CASE ... WHEN as a statement, FOR ... DO) is
+        # split further by step(): leave such files to it.
+        if word(self.toks[start]) in CONTROL_WORDS:
+            return False
+        self.cur = self.toks[start:end]
+        self.flush()
+        return True
 
     def step(self, i: int) -> int:
         tok = self.toks[i]
@@ -352,6 +385,19 @@ class _Splitter:
             c.line_base += line_base
             c.col_base += col_base
         return inner
+
+
+# Text that may make step() do more than split at `;`: block and routine syntax, and
+# END closing something other than a CASE expression (END IF, END LOOP, END CASE ...).
+# Searched in the raw text, so a match inside a comment or string only costs the
+# slow path, never a wrong split.
+_BLOCK_SYNTAX = re.compile(
+    r"\b(?:BEGIN|LOOP|DO|EXCEPTION|PROCEDURE|PROC|FUNCTION|TRIGGER"
+    r"|END\s+(?:IF|LOOP|WHILE|REPEAT|FOR|CASE|TRY|CATCH))\b",
+    re.IGNORECASE,
+)
+_SPECIAL_TYPES = (T.BEGIN, T.COMMAND, T.FUNCTION, T.PROCEDURE)
+_TOKEN_TYPE = attrgetter("token_type")
 
 
 def _string_body(chunk: Chunk) -> Token | None:
