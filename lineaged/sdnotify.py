@@ -3,7 +3,8 @@
 A few lines instead of a dependency: the protocol is `KEY=VALUE` lines in one
 datagram on a unix socket whose path is in NOTIFY_SOCKET ('@' = abstract namespace).
 Without NOTIFY_SOCKET (not under systemd) every call is a no-op, and a send that
-fails is logged once and never raised: notification must not take the daemon down.
+fails (or would block) is logged once and never raised: notification must never
+stall or take down the daemon.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never block the event loop: a unix datagram socket blocks the sender
+                # while the receiver's queue is full; dropping a ping is the lesser harm.
+                self._sock.setblocking(False)
             self._sock.sendto(message, self._address)
             return True
         except OSError as exc:

@@ -79,3 +79,10 @@ def test_watchdog_meant_for_another_pid_is_ignored(monkeypatch: pytest.MonkeyPat
     assert Notifier("", watchdog_usec="4000000").watchdog_interval_s is None
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     assert Notifier("", watchdog_usec="4000000").watchdog_interval_s == 2.0
+
+
+def test_a_full_receiver_never_blocks_the_sender(listener) -> None:
+    _sock, path = listener  # never read: its queue fills up
+    n = Notifier(path, watchdog_usec="")
+    results = [n.watchdog() for _ in range(1000)]
+    assert results[0] is True and results[-1] is False
