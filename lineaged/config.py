@@ -35,6 +35,8 @@ class RootSettings:
     default_catalog: str = ""
     default_schema: str = ""
     schema_file: str = ""
+    critical: tuple[str, ...] = ()  # globs served before live edits (Priority.CRITICAL)
+    follow_symlinks: bool = False  # follow links whose target lies outside the root
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,13 @@ class BatchSettings:
 class PoolSettings:
     workers: int = 0  # 0 = one per core
     task_timeout_s: float = 60.0
+    recycle_after: int = 2000  # replace the worker processes after this many files
+    memory_limit_mb: float = 0.0  # pause dispatch while daemon + workers RSS is above; 0 = off
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    rescan_interval_s: float = 600.0  # stat-only rescan of every root as a backstop; 0 = off
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class Settings:
     neo4j: Neo4jSettings = field(default_factory=Neo4jSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
     state: StateSettings = field(default_factory=StateSettings)
     writer: WriterSettings = field(default_factory=WriterSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
@@ -158,7 +168,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 # LINEAGED_<SECTION>_<KEY>, e.g. LINEAGED_BATCH_DEBOUNCE_MS=50. The conventional
 # NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD are honoured too (the dev scripts print them).
-_SECTIONS = ("neo4j", "batch", "pool", "state", "log", "service", "writer", "cache")
+_SECTIONS = ("neo4j", "batch", "pool", "watch", "state", "log", "service", "writer", "cache")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
@@ -344,6 +354,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("pool.workers: must be >= 0 (0 = one per core)")
     if settings.pool.task_timeout_s <= 0:
         raise ConfigError("pool.task_timeout_s: must be > 0")
+    if settings.pool.recycle_after < 1 or settings.pool.memory_limit_mb < 0:
+        raise ConfigError("pool: recycle_after must be >= 1 and memory_limit_mb >= 0")
+    if settings.watch.rescan_interval_s < 0:
+        raise ConfigError("watch.rescan_interval_s: must be >= 0 (0 = off)")
     _validate_service(settings.service)
     _validate_writer(settings.writer)
     c = settings.cache

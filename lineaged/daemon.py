@@ -31,7 +31,7 @@ from lineaged.metrics_http import MetricsServer, parse_address
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
-from lineaged.reconcile import CurrentCheck, plan_root
+from lineaged.reconcile import CurrentCheck, RescanScheduler, plan_root
 from lineaged.reload import keep_restart_only, plan_reload
 from lineaged.sdnotify import Notifier
 from lineaged.watcher import Watcher
@@ -90,6 +90,11 @@ class Daemon:
         self._inflight: set[asyncio.Task[None]] = set()
         self._batches_open = 0  # taken from a batcher and not yet fully processed
         self._reconciles: set[asyncio.Task[None]] = set()
+        self.rescans = RescanScheduler(self._rescan_root, self._reconciles)
+        # Live batches in flight at once. File contents are read when a batch leaves its
+        # batcher, so this (with the backfill's slots) bounds the bytes held at any time
+        # to ~(4 + 2) x max_batch files, however many changes are queued behind.
+        self._live_slots = asyncio.Semaphore(4)
         self.ready = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -125,7 +130,15 @@ class Daemon:
             self.watcher = Watcher(self.matchers, self.live.add, self.request_rescan)
             self.watcher.start()
         for m in self.matchers:
-            self.request_rescan(m.root.name)
+            self.request_rescan(m.root.name, "startup")
+        if not self.oneshot:
+            self._spawn_service(
+                self.rescans.periodic(
+                    lambda: self.settings.watch.rescan_interval_s,
+                    lambda: [m.root.name for m in self.matchers],
+                ),
+                "periodic-rescan",
+            )
         self.ready.set()
         self.metrics.health.state = "running"
         self._spawn_service(self._service_loop(), "service-loop")
@@ -141,7 +154,7 @@ class Daemon:
 
     async def main_loop(self) -> None:
         consumers = [
-            asyncio.create_task(self._consume(self.live, None), name="live"),
+            asyncio.create_task(self._consume(self.live, self._live_slots), name="live"),
             asyncio.create_task(
                 self._consume(self.backfill, self._backfill_slots), name="backfill"
             ),
@@ -255,6 +268,8 @@ class Daemon:
         self.metrics.health.stale_after_s = new.service.health_stale_s
         if self.pool is not None:
             self.pool.task_timeout_s = new.pool.task_timeout_s
+            self.pool.recycle_after = new.pool.recycle_after
+            self.pool.memory_limit_bytes = int(new.pool.memory_limit_mb * 1024 * 1024)
         if not plan.roots_changed:
             return
         self.matchers = [RootMatcher(r) for r in new.roots]
@@ -269,7 +284,7 @@ class Daemon:
             self.watcher.start()
             old_watcher.stop()
         for root in (*plan.added, *plan.changed):
-            self.request_rescan(root.name)
+            self.request_rescan(root.name, "reload")
         log.info(
             "roots_reloaded",
             added=[r.name for r in plan.added],
@@ -278,13 +293,10 @@ class Daemon:
             removed_files="kept in the graph",
         )
 
-    def request_rescan(self, root: str) -> None:
-        matcher = next((m for m in self.matchers if m.root.name == root), None)
-        if matcher is None or self.writer is None:
+    def request_rescan(self, root: str, reason: str = "requested") -> None:
+        if self.writer is None or not any(m.root.name == root for m in self.matchers):
             return
-        task = asyncio.create_task(self._reconcile(matcher), name=f"reconcile-{root}")
-        self._reconciles.add(task)
-        task.add_done_callback(self._reconciles.discard)
+        self.rescans.request(root, reason)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -381,6 +393,8 @@ class Daemon:
             extract_task,
             workers=self.settings.pool.workers,
             task_timeout_s=self.settings.pool.task_timeout_s,
+            recycle_after=self.settings.pool.recycle_after,
+            memory_limit_bytes=int(self.settings.pool.memory_limit_mb * 1024 * 1024),
             initializer=init_worker,
             preload=("lineaged.worker",),
         )
@@ -430,6 +444,11 @@ class Daemon:
             ttl_days=c.ttl_days,
         )
 
+    async def _rescan_root(self, root: str) -> None:
+        matcher = next((m for m in self.matchers if m.root.name == root), None)
+        if matcher is not None:
+            await self._reconcile(matcher)
+
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None
         plan = await plan_root(matcher, self.writer.root_files, await self._current_check(matcher))
@@ -458,12 +477,12 @@ class Daemon:
 
     async def _consume(self, batcher: Batcher, slots: asyncio.Semaphore | None) -> None:
         async for batch in batcher.batches():
-            if slots is not None and self.stop_requested.is_set():
+            if batcher is self.backfill and self.stop_requested.is_set():
                 continue  # backfill left at a stop is redone by the next start's reconcile
             self._batches_open += 1
             if slots is not None:
                 await slots.acquire()
-                if self.stop_requested.is_set():
+                if batcher is self.backfill and self.stop_requested.is_set():
                     self._batches_open -= 1
                     slots.release()
                     continue

@@ -1,4 +1,12 @@
-"""Which files under a root are ours: include/exclude globs over root-relative paths."""
+"""Which files under a root are ours: include/exclude globs over root-relative paths,
+the symlink policy, and which files are CRITICAL.
+
+Symlinks: a link whose target lies inside the root is followed (a file reached through
+it counts under the link's path); a link leading outside the root is ignored unless the
+root sets `follow_symlinks`. Linked directories are descended only with
+`follow_symlinks` (inside the root their files are already found under their real
+path), and never twice (cycles).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lineaged.config import RootSettings
-from lineaged.model import FileRef
+from lineaged.model import FileRef, Priority
 
 
 @lru_cache(maxsize=256)
@@ -45,6 +53,9 @@ class RootMatcher:
         self.base = str(root.path)
         self._include = [glob_to_regex(p) for p in root.include]
         self._exclude = [glob_to_regex(p) for p in root.exclude]
+        self._critical = [glob_to_regex(p) for p in root.critical]
+        self.follow_symlinks = root.follow_symlinks
+        self._real_base = os.path.realpath(self.base)
 
     def relative(self, abs_path: str) -> str | None:
         if not abs_path.startswith(self.base + os.sep):
@@ -65,10 +76,25 @@ class RootMatcher:
     def abs_path(self, ref: FileRef) -> str:
         return os.path.join(self.base, *ref.path.split("/"))
 
+    def priority_for(self, rel: str, default: Priority) -> Priority:
+        if any(rx.match(rel) for rx in self._critical):
+            return Priority.CRITICAL
+        return default
+
+    def link_allowed(self, abs_path: str) -> bool:
+        """False for a symlink (at any level below the root) that leads outside the
+        root while `follow_symlinks` is off; True for everything else."""
+        if self.follow_symlinks:
+            return True
+        real = os.path.realpath(abs_path)
+        return real == self._real_base or real.startswith(self._real_base + os.sep)
+
     def walk(self) -> Iterator[tuple[str, os.stat_result]]:
-        """Yield (relative path, stat) of every matching regular file. Symlinks are not
-        followed: a link could lead outside the root or into a cycle."""
+        """Yield (relative path, stat) of every matching file, applying the symlink
+        policy. The stat is the target's for a followed link, so that an edit of the
+        target changes it."""
         stack = [self.base]
+        seen_dirs = {_dir_key(self.base)}
         while stack:
             directory = stack.pop()
             try:
@@ -77,14 +103,32 @@ class RootMatcher:
                 continue  # vanished or unreadable directory: nothing of ours to report
             for entry in entries:
                 try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        rel = self.relative(entry.path)
-                        if rel is not None and self.matches(rel):
-                            yield rel, entry.stat(follow_symlinks=False)
+                    found = self._visit(entry, stack, seen_dirs)
                 except OSError:
-                    continue
+                    continue  # vanished between listing and stat, or a dangling link
+                if found is not None:
+                    yield found
+
+    def _visit(
+        self, entry: os.DirEntry[str], stack: list[str], seen_dirs: set[tuple[int, int]]
+    ) -> tuple[str, os.stat_result] | None:
+        link = entry.is_symlink()
+        if link and not self.link_allowed(entry.path):
+            return None
+        if entry.is_dir(follow_symlinks=True):
+            if link and not self.follow_symlinks:
+                return None
+            key = _dir_key(entry.path)
+            if key not in seen_dirs:  # a link back up the tree would loop forever
+                seen_dirs.add(key)
+                stack.append(entry.path)
+            return None
+        if not entry.is_file(follow_symlinks=True):
+            return None
+        rel = self.relative(entry.path)
+        if rel is None or not self.matches(rel):
+            return None
+        return rel, entry.stat(follow_symlinks=True)
 
 
 def matcher_for(path: str | Path, matchers: list[RootMatcher]) -> RootMatcher | None:
@@ -93,3 +137,8 @@ def matcher_for(path: str | Path, matchers: list[RootMatcher]) -> RootMatcher | 
         if s.startswith(m.base + os.sep):
             return m
     return None
+
+
+def _dir_key(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -159,8 +160,11 @@ class Pipeline:
     # -- the stages --------------------------------------------------------------------
 
     async def _updates_for(self, events: list[FileEvent]) -> list[FileUpdate]:
-        deletes = [e for e in events if e.change is Change.DELETED]
-        changes = [e for e in events if e.change is Change.CHANGED]
+        # The disk at processing time decides: a deletion planned earlier (by a rescan,
+        # or an event older than a re-creation) is stale if the file is back.
+        deletes = [e for e in events if e.change is Change.DELETED and not _is_file(e.abs_path)]
+        gone = {id(e) for e in deletes}
+        changes = [e for e in events if id(e) not in gone]
         reads = await asyncio.to_thread(read_and_hash, changes) if changes else []
         await self._remember_hashes(deletes, reads)
         updates = [self._deletion(e) for e in deletes]
@@ -304,6 +308,14 @@ class Pipeline:
             updates=len(updates),
             duration_ms=round((now - started) * 1000, 1),
         )
+
+
+def _is_file(path: str) -> bool:
+    """A regular file (not a symlink: the watcher's link policy already decided those)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def file_event(ref: FileRef, abs_path: str, change: Change, priority: Priority) -> FileEvent:

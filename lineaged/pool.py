@@ -81,7 +81,7 @@ class PriorityPool:
         preload: tuple[str, ...] = (),
     ) -> None:
         self._fn = fn
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or usable_cores()
         self.task_timeout_s = task_timeout_s
         self.recycle_after = recycle_after
         # Two per worker keeps every worker busy while the next task is pickled.
@@ -298,6 +298,14 @@ class PriorityPool:
 def _dispatcher_died(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.critical("pool_dispatcher_died", error=repr(task.exception()))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (taskset / cgroup cpusets), not all the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def tree_rss(pid: int | None = None) -> int:

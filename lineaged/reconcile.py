@@ -5,6 +5,11 @@ The graph is the ledger: what it holds is what was committed, so a crash at any 
 is repaired here. Files present on disk are all offered to the pipeline, which skips
 those whose content hash already matches the graph; files the graph knows but the disk
 no longer has are deleted.
+
+The same plan serves every later rescan (a directory event, an inotify overflow, a
+refused watch, the periodic backstop): with the stat cache it costs one walk with
+`stat` and one graph query per root, and reads only files whose stat changed.
+`RescanScheduler` coalesces requests so that a storm of them costs one or two scans.
 """
 
 from __future__ import annotations
@@ -48,22 +53,17 @@ async def plan_root(
     is_current: CurrentCheck | None = None,
 ) -> ReconcilePlan:
     name = matcher.root.name
+    # The graph first, then the disk: a file created and ingested between the two looks
+    # new (harmless, its hash matches) instead of deleted (wrong).
+    known = await graph_paths(name)
     disk = await asyncio.to_thread(lambda: list(matcher.walk()))
     disk_paths = [rel for rel, _st in disk]
-    known = await graph_paths(name)
     stale = sorted(
         rel for rel, st in disk if is_current is None or not is_current(rel, st, known.get(rel))
     )
-    events = [
-        file_event(
-            FileRef(name, rel), matcher.abs_path(FileRef(name, rel)), Change.CHANGED, Priority.LOW
-        )
-        for rel in stale
-    ]
+    events = [_event(matcher, rel, Change.CHANGED) for rel in stale]
     on_disk = set(disk_paths)
-    for rel in sorted(set(known) - on_disk):
-        ref = FileRef(name, rel)
-        events.append(file_event(ref, matcher.abs_path(ref), Change.DELETED, Priority.LOW))
+    events.extend(_event(matcher, rel, Change.DELETED) for rel in sorted(set(known) - on_disk))
     plan = ReconcilePlan(name, len(disk_paths), len(known), events, len(disk_paths) - len(stale))
     log.info(
         "reconcile_planned",
@@ -74,3 +74,70 @@ async def plan_root(
         deleted=plan.deleted,
     )
     return plan
+
+
+def _event(matcher: RootMatcher, rel: str, change: Change) -> FileEvent:
+    ref = FileRef(matcher.root.name, rel)
+    priority = matcher.priority_for(rel, Priority.LOW)
+    return file_event(ref, matcher.abs_path(ref), change, priority)
+
+
+class RescanScheduler:
+    """Runs `scan(root)` on request, at most one per root at a time: requests that
+    arrive while a scan runs collapse into a single follow-up scan (which will see
+    everything they could have seen)."""
+
+    def __init__(
+        self,
+        scan: Callable[[str], Awaitable[None]],
+        tasks: set[asyncio.Task[None]] | None = None,
+    ) -> None:
+        self._scan = scan
+        # Shared with the daemon, which waits for or cancels them.
+        self.tasks: set[asyncio.Task[None]] = tasks if tasks is not None else set()
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+        self.requested = 0
+        self.scans = 0
+
+    def request(self, root: str, reason: str = "requested") -> None:
+        self.requested += 1
+        if root in self._running:
+            self._again.add(root)
+            return
+        self._running.add(root)
+        log.debug("rescan_scheduled", root=root, reason=reason)
+        task = asyncio.create_task(self._loop(root), name=f"reconcile-{root}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _loop(self, root: str) -> None:
+        try:
+            while True:
+                self._again.discard(root)
+                self.scans += 1
+                try:
+                    await self._scan(root)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The next request or the periodic rescan tries again.
+                    log.exception("rescan_failed", root=root)
+                if root not in self._again:
+                    return
+        finally:
+            self._running.discard(root)
+            self._again.discard(root)
+
+    async def periodic(
+        self, interval_s: Callable[[], float], roots: Callable[[], list[str]]
+    ) -> None:
+        """The backstop for anything the watcher could not see (a root it could not
+        watch, a link target outside the root, a kernel that lost events silently)."""
+        while True:
+            every = interval_s()
+            await asyncio.sleep(every if every > 0 else 60.0)
+            if interval_s() <= 0:
+                continue  # switched off (possibly by a reload); look again later
+            for root in roots():
+                self.request(root, "periodic rescan")

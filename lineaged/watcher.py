@@ -1,17 +1,37 @@
-"""watchdog observer → FileEvents delivered on the event loop.
+"""watchdog observer → FileEvents delivered on the event loop; lost events → rescans.
 
 The observer thread never blocks: each event is handed to the loop with
 `call_soon_threadsafe`, and the receiving side (the batcher) only updates a dict.
-Directory-level events (a directory moved, deleted or created wholesale) ask for a
-rescan of the root instead of trusting watchdog to enumerate everything below it.
+
+No change may be lost silently, so every way inotify can lose events asks for a rescan
+of the affected root (`on_rescan(root, reason)`):
+- the kernel queue overflowed (IN_Q_OVERFLOW). watchdog 7.1 sees it but only rebuilds
+  its own watches and logs through stdlib logging; its event handlers never hear of it
+  (watchdog issue #654). `_GuardedWatchGroup` hooks the callback inotify_c calls;
+- a watch could not be added below a root (max_user_watches: ENOSPC, or EMFILE/ENOMEM).
+  watchdog swallows these for sub-directories, so `_GuardedWatchGroup` reports them; a
+  root that cannot be watched at all is logged and left to the periodic rescan;
+- a directory moved, deleted or created: watchdog already synthesises events for the
+  files below, the rescan is the safety net for what it cannot see (a directory moved
+  out of the root only produces one event for the directory itself).
+The daemon coalesces rescans and also runs one periodically, stat-only, as a backstop.
+
+Only the event kinds lineaged acts on are requested from the kernel (create, close
+after write, move, delete): IN_OPEN / IN_MODIFY / IN_ATTRIB would multiply the queue
+traffic (IN_MODIFY fires on every write()) and bring overflows closer, while editors
+and tools close what they write and the periodic rescan covers the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from watchdog.events import (
@@ -19,16 +39,15 @@ from watchdog.events import (
     DirDeletedEvent,
     DirMovedEvent,
     FileClosedEvent,
-    FileClosedNoWriteEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
-    FileOpenedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
 
 from lineaged.model import Change, FileEvent, Priority
 from lineaged.paths import RootMatcher
@@ -36,7 +55,21 @@ from lineaged.paths import RootMatcher
 log = structlog.get_logger(__name__)
 
 EventSink = Callable[[FileEvent], None]
-RescanSink = Callable[[str], None]
+RescanSink = Callable[[str, str], None]  # (root name, reason)
+Trouble = Callable[[str, str], None]  # (watched path, reason), called from watchdog threads
+
+EVENT_KINDS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileClosedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
+# Watch-table exhaustion: the kernel refused a watch for lack of room, not because the
+# directory vanished or is unreadable (those have no files we could report anyway).
+_NO_ROOM = (errno.ENOSPC, errno.EMFILE, errno.ENOMEM)
 
 
 class _RootHandler(FileSystemEventHandler):
@@ -53,10 +86,8 @@ class _RootHandler(FileSystemEventHandler):
         self._on_rescan = on_rescan
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if isinstance(event, FileOpenedEvent | FileClosedNoWriteEvent):
-            return
         if isinstance(event, DirMovedEvent | DirDeletedEvent | DirCreatedEvent):
-            self._rescan(f"directory {event.event_type}: {event.src_path}")
+            self.rescan(f"directory {event.event_type}: {_decode(event.src_path)}")
             return
         if isinstance(event, FileMovedEvent):
             self._emit(_decode(event.src_path), Change.DELETED)
@@ -72,12 +103,15 @@ class _RootHandler(FileSystemEventHandler):
         ref = self._m.ref_for(path)
         if ref is None:
             return
-        ev = FileEvent(ref, path, change, Priority.HIGH, time.monotonic(), created)
+        if change is Change.CHANGED and not self._m.link_allowed(path):
+            # A link out of the root (maybe replacing a file we had): not ours.
+            change, created = Change.DELETED, False
+        priority = self._m.priority_for(ref.path, Priority.HIGH)
+        ev = FileEvent(ref, path, change, priority, time.monotonic(), created)
         self._loop.call_soon_threadsafe(self._on_event, ev)
 
-    def _rescan(self, reason: str) -> None:
-        self._loop.call_soon_threadsafe(self._on_rescan, self._m.root.name)
-        log.debug("rescan_requested", root=self._m.root.name, reason=reason)
+    def rescan(self, reason: str) -> None:
+        self._loop.call_soon_threadsafe(self._on_rescan, self._m.root.name, reason)
 
 
 def _decode(path: str | bytes) -> str:
@@ -96,14 +130,25 @@ class Watcher:
         self._matchers = matchers
         self._on_event = on_event
         self._on_rescan = on_rescan
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
+        self._handlers: dict[str, _RootHandler] = {}
+        self._trouble_logged: dict[tuple[str, str], float] = {}
+        self.troubles = 0  # overflows and refused watches seen (for tests and metrics)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        observer = Observer()
+        self._loop = loop
+        observer = _new_observer(self._trouble)
         for m in self._matchers:
             handler = _RootHandler(m, loop, self._on_event, self._on_rescan)
-            observer.schedule(handler, m.base, recursive=True)
+            self._handlers[m.base] = handler
+            observer.schedule(
+                handler,
+                m.base,
+                recursive=True,
+                event_filter=EVENT_KINDS,
+                follow_symlink=m.follow_symlinks,
+            )
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -114,3 +159,109 @@ class Watcher:
         self._observer.stop()
         self._observer.join(timeout=5)
         self._observer = None
+
+    def _trouble(self, watched: str, reason: str) -> None:
+        """From a watchdog thread: events under `watched` may have been lost."""
+        handler = self._handlers.get(watched)
+        if handler is None:
+            return
+        self._loop.call_soon_threadsafe(self._note_trouble, handler, reason)
+        handler.rescan(reason)
+
+    def _note_trouble(self, handler: _RootHandler, reason: str) -> None:
+        # One WARNING per root and kind every 10 s: a watch limit hit on a big tree
+        # would otherwise log once per directory.
+        self.troubles += 1
+        root = handler._m.root.name
+        kind = reason.split(":", 1)[0]
+        now = time.monotonic()
+        if now - self._trouble_logged.get((root, kind), -1e9) >= 10.0:
+            self._trouble_logged[(root, kind)] = now
+            log.warning("watch_events_lost_rescanning", root=root, reason=reason)
+
+
+def _new_observer(on_trouble: Trouble) -> BaseObserver:
+    if not sys.platform.startswith("linux"):
+        # Other platforms' observers have no overflow to detect here; the periodic
+        # rescan is their backstop.
+        return Observer()
+    return _GuardedObserver(on_trouble)
+
+
+# -- the inotify layer ------------------------------------------------------------------
+
+if sys.platform.startswith("linux"):
+    from watchdog.observers.inotify import InotifyEmitter, InotifyWatchGroup
+    from watchdog.observers.inotify_c import InotifyFD
+
+    @dataclass
+    class _GuardedWatchGroup(InotifyWatchGroup):
+        """watchdog's watch group, telling us when it lost or could not watch events."""
+
+        on_trouble: Callable[[str], None] = field(default=lambda _reason: None)
+
+        def on_queue_overflow(self) -> None:
+            super().on_queue_overflow()
+            self.on_trouble("inotify queue overflow: events were lost")
+
+        def _add_callback(self, path: bytes) -> None:
+            # watchdog's version, except that a refused sub-directory watch is reported
+            # instead of swallowed: files below it would change unseen.
+            try:
+                wd = self._inotify_fd.add_callback(path, self.event_mask, self._callback, self._id)
+            except OSError as exc:
+                if path == self.path:
+                    raise
+                if exc.errno in _NO_ROOM:
+                    self.on_trouble(f"cannot add watch: {os.fsdecode(path)}: {exc.strerror}")
+                return
+            self._active_callbacks_by_path[path] = wd
+            self._active_callbacks_by_watch[wd] = path
+
+    class _GuardedEmitter(InotifyEmitter):
+        def __init__(self, *args: Any, on_trouble: Trouble, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._on_trouble = on_trouble
+            self._unwatched = False
+
+        def on_thread_start(self) -> None:
+            watched = os.fsdecode(self.watch.path)
+            try:
+                self._inotify = _GuardedWatchGroup(
+                    self._inotify_fd,
+                    os.fsencode(self.watch.path),
+                    is_recursive=self.watch.is_recursive,
+                    event_mask=self.get_event_mask_from_filter(),
+                    follow_symlink=self.watch.follow_symlink,
+                    on_trouble=lambda reason: self._on_trouble(watched, reason),
+                )
+            except OSError as exc:
+                # The daemon keeps running on the other roots; this one is covered by
+                # the start-up reconcile and the periodic rescan only.
+                self._unwatched = True
+                log.error("root_not_watched", path=watched, error=str(exc))
+                self._on_trouble(watched, f"cannot watch root: {exc.strerror}")
+
+        def queue_events(self, timeout: float, *, full_events: bool = False) -> None:
+            if self._unwatched:
+                time.sleep(timeout)
+                return
+            super().queue_events(timeout, full_events=full_events)
+
+    class _GuardedObserver(BaseObserver):
+        """watchdog's InotifyObserver with `_GuardedEmitter`s on a private inotify fd."""
+
+        def __init__(self, on_trouble: Trouble) -> None:
+            self.inotify_fd = InotifyFD()
+            self.inotify_fd.start()
+            super().__init__(
+                _GuardedEmitter,
+                timeout=DEFAULT_OBSERVER_TIMEOUT,
+                inotify_fd=self.inotify_fd,
+                on_trouble=on_trouble,
+            )
+
+        def on_thread_stop(self) -> None:
+            super().on_thread_stop()
+            self.inotify_fd.stop()
+            self.inotify_fd.join()

@@ -41,3 +41,41 @@ def test_matcher_applies_include_and_exclude_and_skips_symlinks(tmp_path: Path) 
     assert m.ref_for(str(tmp_path / "m" / "tmp" / "b.sql")) is None
     assert m.ref_for("/elsewhere/a.sql") is None
     assert m.abs_path(ref) == str(tmp_path / "m" / "a.sql")
+
+
+def test_symlink_policy_in_walk(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.sql").write_text("select 1")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.sql").write_text("select 1")
+    os.symlink(root / "real" / "a.sql", root / "in_link.sql")  # inside: followed
+    os.symlink(outside / "o.sql", root / "out_link.sql")  # outside: not by default
+    os.symlink(outside, root / "out_dir")
+    os.symlink(root / "real", root / "in_dir")  # already walked under its real path
+    os.symlink(root, root / "real" / "loop")  # a cycle
+    os.symlink(tmp_path / "missing.sql", root / "dangling.sql")
+
+    default = RootMatcher(RootSettings("r", root))
+    assert sorted(rel for rel, _ in default.walk()) == ["in_link.sql", "real/a.sql"]
+    assert default.link_allowed(str(root / "in_link.sql"))
+    assert not default.link_allowed(str(root / "out_link.sql"))
+    assert not default.link_allowed(str(root / "out_dir" / "o.sql"))
+
+    follow = RootMatcher(RootSettings("r", root, follow_symlinks=True))
+    walked = sorted(rel for rel, _ in follow.walk())
+    # Every directory is descended once, whichever path reaches it first; no loop.
+    assert "out_link.sql" in walked and "out_dir/o.sql" in walked
+    assert len([p for p in walked if p.endswith("a.sql")]) == 1
+    st = dict(follow.walk())["out_link.sql"]
+    assert st.st_ino == (outside / "o.sql").stat().st_ino, "stat must be the target's"
+
+
+def test_critical_globs(tmp_path: Path) -> None:
+    from lineaged.model import Priority
+
+    m = RootMatcher(RootSettings("r", tmp_path, critical=("finance/**", "**/*_sla.sql")))
+    assert m.priority_for("finance/x.sql", Priority.LOW) is Priority.CRITICAL
+    assert m.priority_for("a/b_sla.sql", Priority.HIGH) is Priority.CRITICAL
+    assert m.priority_for("a/b.sql", Priority.HIGH) is Priority.HIGH
