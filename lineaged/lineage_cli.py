@@ -227,11 +227,15 @@ def handle(args: argparse.Namespace) -> int:
         with GraphDatabase.driver(
             cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
         ) as driver:
+            # One attempt, so an unreachable server fails in seconds rather than after
+            # the driver's 30 s of transaction retries.
+            driver.verify_connectivity()
             edges, found = query_lineage(
                 driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
             )
     except (ServiceUnavailable, OSError) as exc:
-        print(f"lineaged lineage: cannot reach Neo4j at {cfg.uri}: {exc}", file=sys.stderr)
+        reason = " ".join(str(exc).split())  # one line, whatever the driver says
+        print(f"lineaged lineage: cannot reach Neo4j at {cfg.uri}: {reason}", file=sys.stderr)
         return EXIT_CANNOT_CONNECT
     except Neo4jError as exc:
         print(f"lineaged lineage: query failed: {exc.message}", file=sys.stderr)
