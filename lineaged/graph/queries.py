@@ -63,16 +63,18 @@ MERGE (t:Table {name: e.table})
 MERGE (s)-[:WRITES]->(t)
 """
 
+MERGE_COLUMNS: Final = """
+UNWIND $columns AS c
+MERGE (t:Table {name: c.table})
+MERGE (col:Column {id: c.id})
+  ON CREATE SET col.name = c.name, col.table = c.table
+MERGE (t)-[:HAS_COLUMN]->(col)
+"""
+
 WRITE_COLUMN_EDGES: Final = """
 UNWIND $edges AS e
-MERGE (tt:Table {name: e.target_table})
-MERGE (tc:Column {id: e.target})
-  ON CREATE SET tc.name = e.target_name, tc.table = e.target_table
-MERGE (tt)-[:HAS_COLUMN]->(tc)
-MERGE (st:Table {name: e.source_table})
-MERGE (sc:Column {id: e.source})
-  ON CREATE SET sc.name = e.source_name, sc.table = e.source_table
-MERGE (st)-[:HAS_COLUMN]->(sc)
+MATCH (tc:Column {id: e.target})
+MATCH (sc:Column {id: e.source})
 CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
                             transform: e.transform}]->(sc)
 """
@@ -116,6 +118,7 @@ WRITE_QUERIES: Final = {
     "create_statements": CREATE_STATEMENTS,
     "write_reads": WRITE_READS,
     "write_writes": WRITE_WRITES,
+    "merge_columns": MERGE_COLUMNS,
     "write_column_edges": WRITE_COLUMN_EDGES,
     "delete_orphan_columns": DELETE_ORPHAN_COLUMNS,
     "delete_orphan_tables": DELETE_ORPHAN_TABLES,

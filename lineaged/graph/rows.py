@@ -23,6 +23,7 @@ class WriteRows:
     statements: list[dict[str, Any]] = field(default_factory=list)
     reads: list[dict[str, Any]] = field(default_factory=list)
     writes: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[dict[str, Any]] = field(default_factory=list)  # distinct, with tables
     column_edges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -33,6 +34,7 @@ class WriteRows:
             + len(self.statements)
             + len(self.reads)
             + len(self.writes)
+            + len(self.columns)
             + len(self.column_edges)
         )
 
@@ -51,6 +53,9 @@ def update_rows(update: FileUpdate) -> int:
 def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = None) -> WriteRows:
     """`failures` maps file id → error for files recorded as failed (no lineage)."""
     rows = WriteRows()
+    # A column typically appears in many edges (every INDIRECT edge repeats the filter
+    # and join columns): MERGE each once, then edges only MATCH both ends by id.
+    column_ids: set[str] = set()
     for u in updates:
         fid = u.ref.id
         rows.delete_ids.append(fid)
@@ -88,25 +93,24 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
             rows.reads.extend({"statement": sid, "table": t} for t in st.sources)
             rows.writes.extend({"statement": sid, "table": t} for t in st.targets)
             for edge in st.columns:
-                target_table, target_name = split_column_id(edge.target)
-                for source in edge.sources:
-                    source_table, source_name = split_column_id(source)
-                    rows.column_edges.append(
-                        {
-                            "file": fid,
-                            "statement": sid,
-                            "transform": edge.transform,
-                            "target": edge.target,
-                            "target_table": target_table,
-                            "target_name": target_name,
-                            "source": source,
-                            "source_table": source_table,
-                            "source_name": source_name,
-                        }
-                    )
+                column_ids.add(edge.target)
+                column_ids.update(edge.sources)
+                rows.column_edges.extend(
+                    {
+                        "file": fid,
+                        "statement": sid,
+                        "transform": edge.transform,
+                        "target": edge.target,
+                        "source": source,
+                    }
+                    for source in edge.sources
+                )
     # Taking locks on shared Table/Column nodes in one global order keeps concurrent
     # transactions from deadlocking each other on them.
     rows.reads.sort(key=lambda r: r["table"])
     rows.writes.sort(key=lambda r: r["table"])
+    for column_id in sorted(column_ids):
+        table, name = split_column_id(column_id)
+        rows.columns.append({"id": column_id, "table": table, "name": name})
     rows.column_edges.sort(key=lambda r: (r["target"], r["source"]))
     return rows

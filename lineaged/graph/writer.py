@@ -312,6 +312,8 @@ async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[st
         await run("write_reads", q.WRITE_READS, edges=rows.reads)
     if rows.writes:
         await run("write_writes", q.WRITE_WRITES, edges=rows.writes)
+    if rows.columns:
+        await run("merge_columns", q.MERGE_COLUMNS, columns=rows.columns)
     if rows.column_edges:
         await run("write_column_edges", q.WRITE_COLUMN_EDGES, edges=rows.column_edges)
     if columns:

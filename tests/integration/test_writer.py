@@ -199,6 +199,7 @@ def _explain_params() -> dict[str, dict[str, Any]]:
         "create_statements": {"statements": rows.statements},
         "write_reads": {"edges": rows.reads},
         "write_writes": {"edges": rows.writes},
+        "merge_columns": {"columns": rows.columns},
         "write_column_edges": {"edges": rows.column_edges},
         "delete_orphan_columns": {"columns": ["mart.t.x"]},
         "delete_orphan_tables": {"tables": ["raw.s"]},
