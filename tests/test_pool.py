@@ -101,3 +101,42 @@ async def test_close_hands_back_queued_work() -> None:
             await q
     with pytest.raises(PoolClosed):
         await pool.submit(Priority.HIGH, "echo", 1)
+
+
+async def test_pathological_sql_times_out_alone_with_the_real_extractor() -> None:
+    """A generated 6,000-statement file (~0.5 MB) takes seconds to extract: with a
+    1 s timeout it is answered with TimeoutError, its worker is killed and replaced,
+    and the small files around it (recycled every 5 tasks on the way) all succeed."""
+    from lineaged.worker import extract_task, init_worker
+
+    huge = "\n".join(
+        f"INSERT INTO t.x{i} SELECT a, b + c AS d FROM s.y{i} JOIN s.z ON s.z.k = s.y{i}.k;"
+        for i in range(6000)
+    ).encode()
+    pool = PriorityPool(
+        extract_task,
+        workers=2,
+        task_timeout_s=1.0,
+        recycle_after=5,
+        initializer=init_worker,
+        preload=("lineaged.worker",),
+    )
+    await pool.start()
+
+    async def small(i: int) -> tuple[str, ...]:
+        sql = f"INSERT INTO t.small{i} SELECT id FROM s.src{i}".encode()
+        lineage = await pool.submit(Priority.HIGH, sql, "postgres", None, None, None)
+        return lineage.statements[0].targets
+
+    try:
+        results = await asyncio.gather(
+            pool.submit(Priority.HIGH, huge, "postgres", None, None, None),
+            *(small(i) for i in range(30)),
+            return_exceptions=True,
+        )
+        assert isinstance(results[0], TimeoutError)
+        assert results[1:] == [(f"t.small{i}",) for i in range(30)]
+        assert pool.stats.timeouts == 1 and pool.stats.crashes == 0
+        assert pool.stats.recycles >= 1
+    finally:
+        await pool.close()
