@@ -298,7 +298,7 @@ class Pipeline:
                 self.stats.deleted += 1
             else:
                 self.stats.written += 1
-                if u.lineage.error or any(s.error for s in u.lineage.statements):
+                if _log_file_errors(u):
                     self.stats.errors += 1
         if self._on_written is not None and latencies:
             self._on_written(latencies)
@@ -308,6 +308,24 @@ class Pipeline:
             updates=len(updates),
             duration_ms=round((now - started) * 1000, 1),
         )
+
+
+def _log_file_errors(u: FileUpdate) -> bool:
+    """One event per file that carries errors, with what an operator needs to find it;
+    repeats of the same error are rate-limited by the logging set-up. True if any."""
+    assert u.lineage is not None
+    failed = [s for s in u.lineage.statements if s.error]
+    if not (u.lineage.error or failed):
+        return False
+    log.warning(
+        "file_has_errors",
+        file=u.ref.id,
+        sha256=u.sha256,
+        error=u.lineage.error or failed[0].error,
+        failed_statements=len(failed),
+        statements=len(u.lineage.statements),
+    )
+    return True
 
 
 def _is_file(path: str) -> bool:
