@@ -32,7 +32,7 @@ class Extractor(Protocol):
 
 
 class Writer(Protocol):
-    async def write(self, updates: Sequence[FileUpdate]) -> None: ...
+    async def write(self, updates: Sequence[FileUpdate], *, urgent: bool = False) -> None: ...
     async def file_states(self, ids: Sequence[str]) -> dict[str, Any]: ...
 
 
@@ -133,7 +133,10 @@ class Pipeline:
         try:
             updates = await self._updates_for(events)
             if updates:
-                await self._writer.write(updates)
+                # A batch holding a live edit (or a CRITICAL file) skips the backfill's
+                # queue for a transaction slot.
+                urgent = min(e.priority for e in events) < Priority.LOW
+                await self._writer.write(updates, urgent=urgent)
             self._account(events, updates, started)
         finally:
             self._release(events)

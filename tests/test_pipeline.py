@@ -22,9 +22,11 @@ class InlinePool:
 class RecordingWriter:
     def __init__(self) -> None:
         self.written: list[FileUpdate] = []
+        self.urgent: list[bool] = []
 
-    async def write(self, updates: list[FileUpdate]) -> None:
+    async def write(self, updates: list[FileUpdate], *, urgent: bool = False) -> None:
         self.written.extend(updates)
+        self.urgent.append(urgent)
 
     async def file_states(self, _ids: list[str]) -> dict[str, Any]:
         return {}
@@ -55,3 +57,19 @@ async def test_files_with_errors_are_logged_once_each_with_path_and_sha(tmp_path
     assert by_path["bad.sql"].lineage is not None
     assert by_path["bad.sql"].lineage.statements[0].targets == ("a",)
     assert any(e["event"] == "batch_written" for e in logs)
+
+
+async def test_live_batches_ask_for_the_urgent_write_lane(tmp_path: Path) -> None:
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM c")
+    writer = RecordingWriter()
+    pipeline = Pipeline(
+        {"r": RootContext(RootSettings("r", tmp_path))},
+        InlinePool(),
+        writer,
+        extract_fn_version=EXTRACTOR_VERSION,
+    )
+    ref = FileRef("r", "a.sql")
+    path = str(tmp_path / "a.sql")
+    await pipeline.process({ref: FileEvent(ref, path, Change.CHANGED, Priority.LOW)})
+    await pipeline.process({ref: FileEvent(ref, path, Change.CHANGED, Priority.HIGH)})
+    assert writer.urgent == [False, True]

@@ -88,6 +88,9 @@ class GraphWriter:
         self._backoff_max = backoff_max_s
         # Bounds concurrent write transactions across every caller of this writer.
         self._tx_slots = asyncio.Semaphore(max_concurrency)
+        # One more transaction, reserved for live edits: a backfill holding every
+        # regular slot for seconds must not stand between an edit and the graph.
+        self._urgent_slot = asyncio.Semaphore(1)
         self.stats = WriterStats()
 
     @property
@@ -96,18 +99,19 @@ class GraphWriter:
 
     # -- public API -------------------------------------------------------------------
 
-    async def write(self, updates: Sequence[FileUpdate]) -> None:
+    async def write(self, updates: Sequence[FileUpdate], *, urgent: bool = False) -> None:
         """Write every update; returns once each is in the graph or dead-lettered.
+        `urgent` (live edits) uses the reserved transaction slot.
 
         While Neo4j is unreachable this does not return (that is the back-pressure);
         it raises only WriterFatalError."""
         chunks = self._chunks(_last_per_file(updates))
         if len(chunks) == 1:
-            await self._write_or_split(chunks[0])
+            await self._write_or_split(chunks[0], urgent)
             return
         async with asyncio.TaskGroup() as tg:
             for chunk in chunks:
-                tg.create_task(self._write_or_split(chunk))
+                tg.create_task(self._write_or_split(chunk, urgent))
 
     async def file_states(self, ids: Sequence[str]) -> dict[str, FileState]:
         records = await self._read(q.FILE_STATES, ids=list(ids))
@@ -147,8 +151,8 @@ class GraphWriter:
             chunks.append(current)
         return chunks
 
-    async def _write_or_split(self, updates: list[FileUpdate]) -> None:
-        error = await self._write_with_retry(build_rows(updates))
+    async def _write_or_split(self, updates: list[FileUpdate], urgent: bool = False) -> None:
+        error = await self._write_with_retry(build_rows(updates), urgent)
         if error is None:
             self.stats.files += len(updates)
             return
@@ -156,8 +160,8 @@ class GraphWriter:
             self.stats.splits += 1
             mid = len(updates) // 2
             log.warning("write_batch_split", files=len(updates), error=describe(error))
-            await self._write_or_split(updates[:mid])
-            await self._write_or_split(updates[mid:])
+            await self._write_or_split(updates[:mid], urgent)
+            await self._write_or_split(updates[mid:], urgent)
             return
         await self._dead_letter(updates[0], error)
 
@@ -184,12 +188,14 @@ class GraphWriter:
 
     # -- transactions ------------------------------------------------------------------
 
-    async def _write_with_retry(self, rows: WriteRows) -> BaseException | None:
+    async def _write_with_retry(
+        self, rows: WriteRows, urgent: bool = False
+    ) -> BaseException | None:
         """Run the transaction until it commits (None) or fails permanently (the error)."""
         backoff = _Backoff(self._backoff_initial, self._backoff_max)
         while True:
             try:
-                await self._run_tx(rows)
+                await self._run_tx(rows, urgent)
             except Exception as exc:
                 if self._is_permanent(exc):
                     return exc
@@ -231,10 +237,11 @@ class GraphWriter:
         finally:
             self.stats.sessions_closed += 1
 
-    async def _run_tx(self, rows: WriteRows) -> None:
+    async def _run_tx(self, rows: WriteRows, urgent: bool = False) -> None:
+        slots = self._urgent_slot if urgent else self._tx_slots
         self.stats.tx_waiting += 1
         try:
-            await self._tx_slots.acquire()
+            await slots.acquire()
         finally:
             self.stats.tx_waiting -= 1
         self.stats.tx_in_flight += 1
@@ -249,7 +256,7 @@ class GraphWriter:
             elapsed = time.monotonic() - started
         finally:
             self.stats.tx_in_flight -= 1
-            self._tx_slots.release()
+            slots.release()
         self.stats.transactions += 1
         self.stats.rows += rows.row_count
         self.stats.write_seconds += elapsed

@@ -3,6 +3,7 @@ poison files, and index-only query plans."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,21 @@ async def test_every_writer_query_plans_as_index_seeks(graph: Any, name: str) ->
     scans = [op for op in ops if op.split("@")[0] in ("NodeByLabelScan", "AllNodesScan")]
     assert not scans, f"{name} plans a scan: {ops}"
     assert any("Seek" in op or "Unique" in op for op in ops) or name == "upsert_files", ops
+
+
+async def test_urgent_writes_do_not_queue_behind_busy_regular_slots(
+    graph: Any, tmp_path: Path
+) -> None:
+    writer = GraphWriter(graph, "neo4j", DeadLetters(tmp_path / "dead.jsonl"), max_concurrency=1)
+    await writer._tx_slots.acquire()  # a backfill transaction holding every regular slot
+    try:
+        regular = asyncio.create_task(writer.write([update("slow.sql", stmt(0, ("t.slow",)))]))
+        await asyncio.wait_for(
+            writer.write([update("edit.sql", stmt(0, ("t.edit",)))], urgent=True), timeout=30
+        )
+        assert {p for p, _r, _t in await table_edges(graph)} == {"edit.sql"}
+        assert not regular.done()
+    finally:
+        writer._tx_slots.release()
+    await asyncio.wait_for(regular, timeout=30)
+    assert {p for p, _r, _t in await table_edges(graph)} == {"edit.sql", "slow.sql"}
