@@ -79,7 +79,7 @@ class StateSettings:
 
 @dataclass(frozen=True)
 class WriterSettings:
-    rows_per_tx: int = 20_000  # UNWIND rows per write transaction (files never split)
+    rows_per_tx: int = 5_000  # UNWIND rows per write transaction (files never split)
     max_concurrent_tx: int = 2  # write transactions in flight at once
     slow_tx_s: float = 5.0  # a transaction slower than this logs a WARNING
     backoff_initial_s: float = 0.2  # first wait after a transient error (doubles, jittered)

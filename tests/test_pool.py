@@ -140,3 +140,12 @@ async def test_pathological_sql_times_out_alone_with_the_real_extractor() -> Non
         assert pool.stats.recycles >= 1
     finally:
         await pool.close()
+
+
+async def test_workers_are_started_before_the_first_task() -> None:
+    pool = await make_pool(workers=2)
+    try:
+        # Warm start: both processes exist (and ran their initializer) before any submit.
+        assert len(pool.worker_pids()) == 2
+    finally:
+        await pool.close()

@@ -72,7 +72,7 @@ class GraphWriter:
         database: str,
         dead_letters: DeadLetters,
         *,
-        rows_per_tx: int = 20_000,
+        rows_per_tx: int = 5_000,
         max_concurrency: int = 2,
         slow_tx_s: float = 5.0,
         backoff_initial_s: float = 0.2,

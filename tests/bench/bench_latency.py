@@ -77,7 +77,9 @@ async def run(work: Path, inst, backfill: int, edits: int, tag: str) -> list[flo
         f'[[roots]]\nname = "{tag}"\npath = "{root}"\n[service]\nmetrics_address = ""\n'
         f'[state]\ndir = "{work / ("state-" + tag)}"\n[log]\nlevel = "warning"\n'
     )
-    env = {"NEO4J_URI": inst.uri, "NEO4J_USER": inst.user, "NEO4J_PASSWORD": inst.password}
+    # LINEAGED_* settings from the caller's environment apply (e.g. writer.rows_per_tx).
+    env = {k: v for k, v in os.environ.items() if k.startswith("LINEAGED_")}
+    env |= {"NEO4J_URI": inst.uri, "NEO4J_USER": inst.user, "NEO4J_PASSWORD": inst.password}
     daemon = Daemon(load_settings(cfg, env=env, overrides={"realtime": True}))
     task = asyncio.create_task(daemon.run())
     await daemon.ready.wait()
@@ -112,6 +114,10 @@ async def main(backfill: int, edits: int) -> None:
                 f"{name:32s} n={len(lat):3d}  p50={pct(lat, 0.5) * 1000:7.1f} ms  "
                 f"p99={pct(lat, 0.99) * 1000:7.1f} ms  mean={statistics.mean(lat) * 1000:7.1f} ms"
             )
+        slowest = max(range(len(idle)), key=idle.__getitem__)
+        print(
+            f"  idle: slowest edit is #{slowest + 1} of {len(idle)} ({idle[slowest] * 1000:.0f} ms)"
+        )
         print(
             f"backfill / idle: p50 {pct(busy, 0.5) / pct(idle, 0.5):.2f}x  "
             f"p99 {pct(busy, 0.99) / pct(idle, 0.99):.2f}x"
