@@ -123,6 +123,7 @@ class Daemon:
             backoff_initial_s=self.settings.writer.backoff_initial_s,
             backoff_max_s=self.settings.writer.backoff_max_s,
         )
+        await self._step("warm_up_queries", self.writer.warm_up())
         await self._step("open_cache", self._open_cache())
         await self._step("start_workers", self._start_pool())
         self.pipeline = self._make_pipeline()

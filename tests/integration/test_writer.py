@@ -237,3 +237,12 @@ async def test_urgent_writes_do_not_queue_behind_busy_regular_slots(
         writer._tx_slots.release()
     await asyncio.wait_for(regular, timeout=30)
     assert {p for p, _r, _t in await table_edges(graph)} == {"edit.sql", "slow.sql"}
+
+
+async def test_warm_up_runs_every_query_and_commits_nothing(
+    graph: Any, writer: GraphWriter
+) -> None:
+    await writer.write([update("keep.sql", stmt(0, ("t.keep",), ("s.keep",)))])
+    before = await dump(graph)
+    await writer.warm_up()
+    assert await dump(graph) == before
