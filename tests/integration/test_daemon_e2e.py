@@ -15,27 +15,14 @@ import pytest
 from lineaged.config import load_settings
 from lineaged.daemon import Daemon
 
+from .configs import config_text, neo4j_env
 from .graphs import table_edges, wait_for
 
 
 def settings_for(root: Path, server: Any, tmp_path: Path, **overrides: Any):
     cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"""
-[[roots]]
-name = "wh"
-path = "{root}"
-dialect = "postgres"
-
-[pool]
-workers = 2
-
-[state]
-dir = "{tmp_path / "state"}"
-"""
-    )
-    env = {"NEO4J_URI": server.uri, "NEO4J_USER": server.user, "NEO4J_PASSWORD": server.password}
-    return load_settings(cfg, env=env, overrides={"realtime": True, **overrides})
+    cfg.write_text(config_text(root, tmp_path / "state"))
+    return load_settings(cfg, env=neo4j_env(server), overrides={"realtime": True, **overrides})
 
 
 @pytest.fixture

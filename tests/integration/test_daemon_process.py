@@ -23,6 +23,7 @@ import pytest
 
 from lineaged.status import parse_metrics
 
+from .configs import config_text
 from .graphs import dump, query, wait_for
 
 LINEAGED = Path(sys.executable).with_name("lineaged")
@@ -37,22 +38,10 @@ def free_port() -> int:
 def write_config(
     path: Path, root: Path, state: Path, port: int, extra: str = "", max_batch: int = 500
 ) -> None:
-    path.write_text(
-        f"""
-[[roots]]
-name = "wh"
-path = "{root}"
-dialect = "postgres"
-
-[pool]
-workers = 1
-
+    sections = f"""
 [batch]
 debounce_ms = 20
 max_batch = {max_batch}
-
-[state]
-dir = "{state}"
 
 [service]
 metrics_address = "127.0.0.1:{port}"
@@ -60,7 +49,7 @@ drain_deadline_s = 20
 status_interval_s = 0.5
 {extra}
 """
-    )
+    path.write_text(config_text(root, state, workers=1, extra=sections))
 
 
 class Notifications:

@@ -21,6 +21,7 @@ from lineaged.daemon import Daemon
 from lineaged.deadletters import DeadLetters
 from lineaged.graph.writer import GraphWriter
 
+from .configs import config_text, neo4j_env
 from .graphs import dump, query, wait_for
 
 FILES = 2000
@@ -43,28 +44,9 @@ def write_tree(root: Path, n: int) -> None:
 def settings_for(root: Path, server: Any, state: Path) -> Settings:
     cfg = state / "config.toml"
     state.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(
-        f"""
-[[roots]]
-name = "wh"
-path = "{root}"
-dialect = "postgres"
-
-[pool]
-workers = 2
-
-[batch]
-max_batch = 50
-
-[writer]
-backoff_max_s = 1.0
-
-[state]
-dir = "{state}"
-"""
-    )
-    env = {"NEO4J_URI": server.uri, "NEO4J_USER": server.user, "NEO4J_PASSWORD": server.password}
-    return load_settings(cfg, env=env)
+    extra = "[batch]\nmax_batch = 50\n\n[writer]\nbackoff_max_s = 1.0\n"
+    cfg.write_text(config_text(root, state, extra=extra))
+    return load_settings(cfg, env=neo4j_env(server))
 
 
 @pytest.fixture(scope="module")

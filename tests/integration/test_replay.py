@@ -18,6 +18,7 @@ from lineaged.config import load_settings
 from lineaged.daemon import Daemon
 from lineaged.deadletters import DeadLetters
 
+from .configs import config_text
 from .graphs import query, table_edges
 
 # Neo4j refuses index entries above ~8 KB: every MERGE on this Table name fails.
@@ -39,20 +40,7 @@ def make_tree(root: Path) -> None:
 
 def write_config(tmp_path: Path, root: Path) -> Path:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"""
-[[roots]]
-name = "wh"
-path = "{root}"
-dialect = "postgres"
-
-[pool]
-workers = 1
-
-[state]
-dir = "{tmp_path / "state"}"
-"""
-    )
+    cfg.write_text(config_text(root, tmp_path / "state", workers=1))
     return cfg
 
 

@@ -1,0 +1,27 @@
+"""The config.toml and environment the integration tests give a daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def config_text(root: Path, state: Path, *, workers: int = 2, extra: str = "") -> str:
+    """One postgres root named "wh"; `extra` adds whole TOML sections ([batch], ...)."""
+    return f"""
+[[roots]]
+name = "wh"
+path = "{root}"
+dialect = "postgres"
+
+[pool]
+workers = {workers}
+
+[state]
+dir = "{state}"
+{extra}
+"""
+
+
+def neo4j_env(server: Any) -> dict[str, str]:
+    return {"NEO4J_URI": server.uri, "NEO4J_USER": server.user, "NEO4J_PASSWORD": server.password}
