@@ -398,6 +398,7 @@ class Daemon:
             memory_limit_bytes=int(self.settings.pool.memory_limit_mb * 1024 * 1024),
             initializer=init_worker,
             preload=("lineaged.worker",),
+            on_task_done=self.metrics.parse_duration.observe,
         )
         await self.pool.start()
 

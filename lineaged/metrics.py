@@ -241,6 +241,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.parse_duration = Histogram(
+            "lineaged_parse_duration_seconds",
+            "Time from handing a parse task to a worker to its result",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(DaemonCollector(daemon, self.health, self.latency))
 
     def observe_latencies(self, latencies: Sequence[float]) -> None:

@@ -79,6 +79,7 @@ class PriorityPool:
         initializer: Callable[[], None] | None = None,
         start_method: str = "forkserver",
         preload: tuple[str, ...] = (),
+        on_task_done: Callable[[float], None] | None = None,
     ) -> None:
         self._fn = fn
         self.workers = workers or usable_cores()
@@ -88,6 +89,7 @@ class PriorityPool:
         self.max_in_flight = max_in_flight or 2 * self.workers
         self.memory_limit_bytes = memory_limit_bytes
         self._initializer = initializer
+        self._on_task_done = on_task_done  # seconds each task spent handed to a worker
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver" and preload:
             self._ctx.set_forkserver_preload(list(preload))
@@ -239,7 +241,10 @@ class PriorityPool:
         else:
             self._answer(task, result=result)
         finally:
-            self.stats.busy_seconds += time.monotonic() - started
+            elapsed = time.monotonic() - started
+            self.stats.busy_seconds += elapsed
+            if self._on_task_done is not None:
+                self._on_task_done(elapsed)
             self._in_flight.get(executor, set()).discard(task)
             self._slots.release()
             if executor is not self._executor and not self._in_flight.get(executor):

@@ -218,3 +218,12 @@ def test_reload_plan_sorts_roots_and_restart_only_keys(tmp_path: Path) -> None:
     applied = keep_restart_only(old, new, plan)
     assert applied.pool.workers == 2 and applied.batch.debounce_ms == 5
     assert not plan_reload(old, dataclasses.replace(old)).roots_changed
+
+
+def test_parse_duration_histogram_is_exposed() -> None:
+    m = Metrics(fake_daemon())
+    m.parse_duration.observe(0.02)
+    m.parse_duration.observe(3.0)
+    got = samples(m)
+    assert got[("lineaged_parse_duration_seconds_count", ())] == 2
+    assert got[("lineaged_parse_duration_seconds_bucket", (("le", "0.025"),))] == 1

@@ -149,3 +149,14 @@ async def test_workers_are_started_before_the_first_task() -> None:
         assert len(pool.worker_pids()) == 2
     finally:
         await pool.close()
+
+
+async def test_task_durations_are_reported() -> None:
+    seen: list[float] = []
+    pool = await make_pool(workers=1, on_task_done=seen.append)
+    try:
+        await pool.submit(Priority.HIGH, "sleep", 1, 0.2)
+        await pool.submit(Priority.HIGH, "echo", 2)
+    finally:
+        await pool.close()
+    assert len(seen) == 2 and seen[0] >= 0.2
