@@ -11,88 +11,96 @@ from __future__ import annotations
 
 from typing import Final
 
-DELETE_COLUMN_EDGES: Final = """
-UNWIND $ids AS id
-MATCH (a:Column)-[r:DERIVES_FROM {file: id}]->(b:Column)
-DELETE r
-RETURN collect(DISTINCT a.id) + collect(DISTINCT b.id) AS columns
+# A replace is three statements, each a sequence of CALL subqueries: every query costs
+# a Bolt round trip and per-query work in the server (~3 ms here), and a live edit's
+# latency is mostly that. Each subquery UNWINDs its own list, so an empty list is a
+# no-op, and later subqueries see the writes of earlier ones.
+
+# Phase 1: forget what the files contributed; report what it touched.
+DELETE_OLD: Final = """
+CALL {
+  UNWIND $delete_ids AS id
+  MATCH (a:Column)-[r:DERIVES_FROM {file: id}]->(b:Column)
+  DELETE r
+  RETURN collect(DISTINCT a.id) + collect(DISTINCT b.id) AS columns
+}
+CALL {
+  UNWIND $delete_ids AS id
+  MATCH (:File {id: id})-[:CONTAINS]->(s:Statement)
+  OPTIONAL MATCH (s)-[:READS|WRITES]->(t:Table)
+  WITH s, collect(t.name) AS names
+  DETACH DELETE s
+  WITH names UNWIND names AS name
+  RETURN collect(DISTINCT name) AS tables
+}
+CALL {
+  UNWIND $removed_ids AS id
+  MATCH (f:File {id: id})
+  DETACH DELETE f
+}
+RETURN columns, tables
 """
 
-DELETE_STATEMENTS: Final = """
-UNWIND $ids AS id
-MATCH (:File {id: id})-[:CONTAINS]->(s:Statement)
-OPTIONAL MATCH (s)-[:READS|WRITES]->(t:Table)
-WITH s, collect(t.name) AS names
-DETACH DELETE s
-WITH names UNWIND names AS name
-RETURN collect(DISTINCT name) AS tables
+# Phase 2: write the new lineage. Columns are merged once each; edges only MATCH.
+WRITE_NEW: Final = """
+CALL {
+  UNWIND $files AS f
+  MERGE (n:File {id: f.id})
+  SET n.root = f.root, n.path = f.path, n.sha256 = f.sha256, n.dialect = f.dialect,
+      n.extractor_version = f.extractor_version, n.error = f.error,
+      n.failed_sha256 = f.failed_sha256, n.ingested_at = datetime()
+}
+CALL {
+  UNWIND $statements AS s
+  MATCH (f:File {id: s.file})
+  CREATE (f)-[:CONTAINS]->(:Statement {id: s.id, file: s.file, index: s.index,
+                                       line: s.line, kind: s.kind, error: s.error})
+}
+CALL {
+  UNWIND $reads AS e
+  MATCH (s:Statement {id: e.statement})
+  MERGE (t:Table {name: e.table})
+  MERGE (s)-[:READS]->(t)
+}
+CALL {
+  UNWIND $writes AS e
+  MATCH (s:Statement {id: e.statement})
+  MERGE (t:Table {name: e.table})
+  MERGE (s)-[:WRITES]->(t)
+}
+CALL {
+  UNWIND $columns AS c
+  MERGE (t:Table {name: c.table})
+  MERGE (col:Column {id: c.id})
+    ON CREATE SET col.name = c.name, col.table = c.table
+  MERGE (t)-[:HAS_COLUMN]->(col)
+}
+CALL {
+  UNWIND $column_edges AS e
+  MATCH (tc:Column {id: e.target})
+  MATCH (sc:Column {id: e.source})
+  CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
+                              transform: e.transform}]->(sc)
+}
 """
 
-DELETE_FILES: Final = """
-UNWIND $ids AS id
-MATCH (f:File {id: id})
-DETACH DELETE f
-"""
-
-UPSERT_FILES: Final = """
-UNWIND $files AS f
-MERGE (n:File {id: f.id})
-SET n.root = f.root, n.path = f.path, n.sha256 = f.sha256, n.dialect = f.dialect,
-    n.extractor_version = f.extractor_version, n.error = f.error,
-    n.failed_sha256 = f.failed_sha256, n.ingested_at = datetime()
-"""
-
-CREATE_STATEMENTS: Final = """
-UNWIND $statements AS s
-MATCH (f:File {id: s.file})
-CREATE (f)-[:CONTAINS]->(:Statement {id: s.id, file: s.file, index: s.index, line: s.line,
-                                     kind: s.kind, error: s.error})
-"""
-
-WRITE_READS: Final = """
-UNWIND $edges AS e
-MATCH (s:Statement {id: e.statement})
-MERGE (t:Table {name: e.table})
-MERGE (s)-[:READS]->(t)
-"""
-
-WRITE_WRITES: Final = """
-UNWIND $edges AS e
-MATCH (s:Statement {id: e.statement})
-MERGE (t:Table {name: e.table})
-MERGE (s)-[:WRITES]->(t)
-"""
-
-MERGE_COLUMNS: Final = """
-UNWIND $columns AS c
-MERGE (t:Table {name: c.table})
-MERGE (col:Column {id: c.id})
-  ON CREATE SET col.name = c.name, col.table = c.table
-MERGE (t)-[:HAS_COLUMN]->(col)
-"""
-
-WRITE_COLUMN_EDGES: Final = """
-UNWIND $edges AS e
-MATCH (tc:Column {id: e.target})
-MATCH (sc:Column {id: e.source})
-CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
-                            transform: e.transform}]->(sc)
-"""
-
-DELETE_ORPHAN_COLUMNS: Final = """
-UNWIND $columns AS id
-MATCH (c:Column {id: id})
-WHERE NOT EXISTS { (c)-[:DERIVES_FROM]-() }
-WITH c, c.table AS table
-DETACH DELETE c
-RETURN collect(DISTINCT table) AS tables
-"""
-
-DELETE_ORPHAN_TABLES: Final = """
-UNWIND $tables AS name
-MATCH (t:Table {name: name})
-WHERE NOT EXISTS { (t)<-[:READS|WRITES]-() } AND NOT EXISTS { (t)-[:HAS_COLUMN]->() }
-DELETE t
+# Phase 3: drop Column, then Table nodes that nothing refers to any more.
+DELETE_ORPHANS: Final = """
+CALL {
+  UNWIND $orphan_columns AS id
+  MATCH (c:Column {id: id})
+  WHERE NOT EXISTS { (c)-[:DERIVES_FROM]-() }
+  WITH c, c.table AS table
+  DETACH DELETE c
+  RETURN collect(DISTINCT table) AS column_tables
+}
+CALL (column_tables) {
+  UNWIND $orphan_tables + column_tables AS name
+  WITH DISTINCT name
+  MATCH (t:Table {name: name})
+  WHERE NOT EXISTS { (t)<-[:READS|WRITES]-() } AND NOT EXISTS { (t)-[:HAS_COLUMN]->() }
+  DELETE t
+}
 """
 
 FILE_STATES: Final = """
@@ -111,16 +119,8 @@ RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_vers
 
 # name -> query, for EXPLAIN tests and slow-transaction warnings.
 WRITE_QUERIES: Final = {
-    "delete_column_edges": DELETE_COLUMN_EDGES,
-    "delete_statements": DELETE_STATEMENTS,
-    "delete_files": DELETE_FILES,
-    "upsert_files": UPSERT_FILES,
-    "create_statements": CREATE_STATEMENTS,
-    "write_reads": WRITE_READS,
-    "write_writes": WRITE_WRITES,
-    "merge_columns": MERGE_COLUMNS,
-    "write_column_edges": WRITE_COLUMN_EDGES,
-    "delete_orphan_columns": DELETE_ORPHAN_COLUMNS,
-    "delete_orphan_tables": DELETE_ORPHAN_TABLES,
+    "delete_old": DELETE_OLD,
+    "write_new": WRITE_NEW,
+    "delete_orphans": DELETE_ORPHANS,
 }
 READ_QUERIES: Final = {"file_states": FILE_STATES, "root_files": ROOT_FILES}

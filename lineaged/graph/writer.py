@@ -313,34 +313,29 @@ async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[st
         timings[name] = timings.get(name, 0.0) + time.monotonic() - started
         return record
 
-    columns: set[str] = set()
-    tables: set[str] = set()
+    columns: list[str] = []
+    tables: list[str] = []
     if rows.delete_ids:
-        record = await run("delete_column_edges", q.DELETE_COLUMN_EDGES, ids=rows.delete_ids)
-        columns.update(record["columns"])
-        record = await run("delete_statements", q.DELETE_STATEMENTS, ids=rows.delete_ids)
-        tables.update(record["tables"])
-    if rows.removed_ids:
-        await run("delete_files", q.DELETE_FILES, ids=rows.removed_ids)
-    if rows.files:
-        await run("upsert_files", q.UPSERT_FILES, files=rows.files)
-    if rows.statements:
-        await run("create_statements", q.CREATE_STATEMENTS, statements=rows.statements)
-    if rows.reads:
-        await run("write_reads", q.WRITE_READS, edges=rows.reads)
-    if rows.writes:
-        await run("write_writes", q.WRITE_WRITES, edges=rows.writes)
-    if rows.columns:
-        await run("merge_columns", q.MERGE_COLUMNS, columns=rows.columns)
-    if rows.column_edges:
-        await run("write_column_edges", q.WRITE_COLUMN_EDGES, edges=rows.column_edges)
-    if columns:
         record = await run(
-            "delete_orphan_columns", q.DELETE_ORPHAN_COLUMNS, columns=sorted(columns)
+            "delete_old",
+            q.DELETE_OLD,
+            delete_ids=rows.delete_ids,
+            removed_ids=rows.removed_ids,
         )
-        tables.update(t for t in record["tables"] if t is not None)
-    if tables:
-        await run("delete_orphan_tables", q.DELETE_ORPHAN_TABLES, tables=sorted(tables))
+        columns, tables = sorted(record["columns"]), sorted(record["tables"])
+    if rows.files:
+        await run(
+            "write_new",
+            q.WRITE_NEW,
+            files=rows.files,
+            statements=rows.statements,
+            reads=rows.reads,
+            writes=rows.writes,
+            columns=rows.columns,
+            column_edges=rows.column_edges,
+        )
+    if columns or tables:
+        await run("delete_orphans", q.DELETE_ORPHANS, orphan_columns=columns, orphan_tables=tables)
 
 
 _WARM_UP_UPDATE = FileUpdate(

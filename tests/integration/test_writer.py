@@ -193,17 +193,16 @@ def _explain_params() -> dict[str, dict[str, Any]]:
         ]
     )
     return {
-        "delete_column_edges": {"ids": rows.delete_ids},
-        "delete_statements": {"ids": rows.delete_ids},
-        "delete_files": {"ids": rows.delete_ids},
-        "upsert_files": {"files": rows.files},
-        "create_statements": {"statements": rows.statements},
-        "write_reads": {"edges": rows.reads},
-        "write_writes": {"edges": rows.writes},
-        "merge_columns": {"columns": rows.columns},
-        "write_column_edges": {"edges": rows.column_edges},
-        "delete_orphan_columns": {"columns": ["mart.t.x"]},
-        "delete_orphan_tables": {"tables": ["raw.s"]},
+        "delete_old": {"delete_ids": rows.delete_ids, "removed_ids": rows.delete_ids},
+        "write_new": {
+            "files": rows.files,
+            "statements": rows.statements,
+            "reads": rows.reads,
+            "writes": rows.writes,
+            "columns": rows.columns,
+            "column_edges": rows.column_edges,
+        },
+        "delete_orphans": {"orphan_columns": ["mart.t.x"], "orphan_tables": ["raw.s"]},
         "file_states": {"ids": rows.delete_ids},
         "root_files": {"root": "r"},
     }
@@ -218,7 +217,7 @@ async def test_every_writer_query_plans_as_index_seeks(graph: Any, name: str) ->
     ops = _operators(result.summary.plan)
     scans = [op for op in ops if op.split("@")[0] in ("NodeByLabelScan", "AllNodesScan")]
     assert not scans, f"{name} plans a scan: {ops}"
-    assert any("Seek" in op or "Unique" in op for op in ops) or name == "upsert_files", ops
+    assert any("Seek" in op or "Unique" in op for op in ops), ops
 
 
 async def test_urgent_writes_do_not_queue_behind_busy_regular_slots(
