@@ -32,16 +32,20 @@ class RecordingWriter:
         return {}
 
 
-async def test_files_with_errors_are_logged_once_each_with_path_and_sha(tmp_path: Path) -> None:
-    (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
-    (tmp_path / "bad.sql").write_text("INSERT INTO a SELECT b FROM c;\nSELECT FROM (;")
-    writer = RecordingWriter()
-    pipeline = Pipeline(
-        {"r": RootContext(RootSettings("r", tmp_path))},
+def make_pipeline(root: Path, writer: RecordingWriter) -> Pipeline:
+    return Pipeline(
+        {"r": RootContext(RootSettings("r", root))},
         InlinePool(),
         writer,
         extract_fn_version=EXTRACTOR_VERSION,
     )
+
+
+async def test_files_with_errors_are_logged_once_each_with_path_and_sha(tmp_path: Path) -> None:
+    (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
+    (tmp_path / "bad.sql").write_text("INSERT INTO a SELECT b FROM c;\nSELECT FROM (;")
+    writer = RecordingWriter()
+    pipeline = make_pipeline(tmp_path, writer)
     batch = {
         FileRef("r", n): FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
         for n in ("good.sql", "bad.sql", "gone.sql")
@@ -62,12 +66,7 @@ async def test_files_with_errors_are_logged_once_each_with_path_and_sha(tmp_path
 async def test_live_batches_ask_for_the_urgent_write_lane(tmp_path: Path) -> None:
     (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM c")
     writer = RecordingWriter()
-    pipeline = Pipeline(
-        {"r": RootContext(RootSettings("r", tmp_path))},
-        InlinePool(),
-        writer,
-        extract_fn_version=EXTRACTOR_VERSION,
-    )
+    pipeline = make_pipeline(tmp_path, writer)
     ref = FileRef("r", "a.sql")
     path = str(tmp_path / "a.sql")
     await pipeline.process({ref: FileEvent(ref, path, Change.CHANGED, Priority.LOW)})
