@@ -292,10 +292,10 @@ class GraphWriter:
         backoff = _Backoff(self._backoff_initial, self._backoff_max)
         while True:
             try:
-                async with self._session() as s, await s.begin_transaction() as tx:
-                    result = await tx.run(query, params)
+                # Auto-commit: a read needs no BEGIN/COMMIT round trips of its own.
+                async with self._session() as s:
+                    result = await s.run(query, params)
                     records = [r async for r in result]
-                    await tx.commit()
             except Exception as exc:
                 if self._is_permanent(exc):
                     raise
