@@ -38,8 +38,25 @@ def _norm_default(value: str | None, dialect: Dialect) -> str | None:
 
 
 def is_temp_name(name: str) -> bool:
-    """T-SQL `#local` / `##global` temp tables are temporary by their name alone."""
-    return name.startswith("#")
+    """T-SQL `#local` / `##global` temp tables and `@t` table variables are temporary
+    by their name alone."""
+    return name.startswith(("#", "@"))
+
+
+def name_table_variables(tree: exp.Expr) -> exp.Expr:
+    """T-SQL `FROM @t` / `INSERT INTO @t`: sqlglot puts a Parameter where a table's
+    identifier goes, which every table walk skips (it is neither a table nor a table
+    function to them). An unquoted identifier `@t` makes the table variable an
+    ordinary, temporary-by-name table: folded like any name, never prefixed."""
+    for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Parameter) and table.this.name:
+            name = f"@{table.this.name}"
+            table.set("this", exp.Identifier(this=name, quoted=False))
+            if not table.alias and not isinstance(table.parent, exp.Schema | exp.Insert):
+                # qualify_tables would alias it by re-parsing the name, which reads
+                # `@t` back as a Parameter; an alias already there stops it.
+                table.set("alias", exp.TableAlias(this=exp.Identifier(this=name, quoted=False)))
+    return tree
 
 
 def table_name(table: exp.Table, naming: Naming, *, normalized: bool = True) -> str:

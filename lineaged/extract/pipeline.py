@@ -13,6 +13,7 @@ from operator import attrgetter
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.tsql import TSQL
 from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify_columns import qualify_columns
@@ -22,7 +23,13 @@ from sqlglot.schema import MappingSchema
 from sqlglot.tokens import TokenType
 
 from lineaged.extract.columns import CONDITIONAL, STAR, UNNAMED, Base, ColumnWalker, Lin, merge
-from lineaged.extract.names import Naming, column_name, is_temp_name, table_name
+from lineaged.extract.names import (
+    Naming,
+    column_name,
+    is_temp_name,
+    name_table_variables,
+    table_name,
+)
 from lineaged.extract.plan import CONDITION, Plan, plan
 from lineaged.extract.resolve import attribute_unqualified
 from lineaged.extract.schema import UNKNOWN_TYPE, SchemaIndex
@@ -63,6 +70,11 @@ class FileContext:
     # file is the variable, not a column of whatever table the query reads.
     variables: set[str] = field(default_factory=set)
     parser_opts: dict = field(default_factory=lambda: {"error_level": ErrorLevel.IMMEDIATE})
+
+    @property
+    def table_variables(self) -> bool:
+        """T-SQL (and its descendants): `@t` in a table's place is a table variable."""
+        return isinstance(self.dialect, TSQL)
 
 
 def extract_text(
@@ -137,6 +149,8 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
         return StatementLineage(index, line, "other", error=chunk.error)
     if chunk.control:
         _learn_variables(chunk, ctx)
+        if ctx.table_variables:
+            _declare_table_variables(chunk, ctx)
         return StatementLineage(index, line, "other")
     try:
         too_big = _check_bounds(chunk)
@@ -165,6 +179,39 @@ def _learn_variables(chunk: Chunk, ctx: FileContext) -> None:
         if i + 1 >= len(toks) or toks[i + 1].token_type != TokenType.COMMA:
             break
         i += 2
+
+
+def _declare_table_variables(chunk: Chunk, ctx: FileContext) -> None:
+    """T-SQL `DECLARE @t TABLE (a INT, ...)`: a temp table from here on (a read before
+    any INSERT has no sources), whose declared columns expand `SELECT *`."""
+    if not chunk.tokens or chunk.tokens[0].token_type != TokenType.DECLARE:
+        return
+    try:
+        tree = _parse(chunk, ctx)
+    except ParseError:
+        return  # not a shape we know; the statement stays `other` either way
+    if not isinstance(tree, exp.Declare):
+        return
+    for item in tree.expressions:
+        schema = item.args.get("kind")
+        names = item.this if isinstance(item.this, list) else [item.this]
+        if not isinstance(schema, exp.Schema) or len(names) != 1:
+            continue
+        if not isinstance(names[0], exp.Parameter) or not names[0].name:
+            continue
+        table = exp.Table(this=exp.Identifier(this=f"@{names[0].name}", quoted=False))
+        name = table_name(table, ctx.naming, normalized=False)
+        ctx.temps.declare(name)
+        # Column names went through _parse's normalisation with the rest of the tree.
+        ctx.schema.add(name, dict(_declared_columns(schema)))
+
+
+def _declared_columns(schema: exp.Schema) -> list[tuple[str, str]]:
+    return [
+        (d.name, d.args["kind"].sql() if d.args.get("kind") else UNKNOWN_TYPE)
+        for d in schema.expressions
+        if isinstance(d, exp.ColumnDef)
+    ]
 
 
 def _unbind_variables(tree: exp.Expr, variables: set[str]) -> exp.Expr:
@@ -209,7 +256,10 @@ def _parse(chunk: Chunk, ctx: FileContext) -> exp.Expr | None:
     trees = [t for t in parser.parse(chunk.tokens, chunk.sql) if t is not None]
     if not trees:
         return None
-    tree = normalize_identifiers(trees[0], dialect=ctx.dialect)
+    tree = trees[0]
+    if ctx.table_variables:
+        tree = name_table_variables(tree)
+    tree = normalize_identifiers(tree, dialect=ctx.dialect)
     return _unbind_variables(tree, ctx.variables) if ctx.variables else tree
 
 

@@ -6,6 +6,11 @@ a later read of the temp table is replaced by that, table- and column-level. Tem
 tables therefore never surface as targets or sources. The registry lives for one
 `extract()` call only.
 
+A T-SQL table variable (`@t`) lives for one batch, so one that this file never
+declared nor filled (a table-valued parameter) is read as an empty temp table: no
+sources, its columns unresolved. A `#t` filled elsewhere (by a calling procedure)
+stays a source under its own name.
+
 Per-column lineage and the statement-level indirect edges (joins, filters, grouping
 that shaped the temp table's rows) are kept apart, exactly like a CTE's: a reader
 that uses a temp column in its own GROUP BY or JOIN composes only that column's
@@ -56,10 +61,16 @@ class TempRegistry:
         merge(table.indirect, indirect)
         table.star_from |= star_from
 
+    def _lookup(self, name: str) -> TempTable | None:
+        temp = self.tables.get(name)
+        if temp is None and name.startswith("@"):
+            return _UNKNOWN_VARIABLE
+        return temp
+
     def resolve_tables(self, names: set[str]) -> set[str]:
         out: set[str] = set()
         for name in names:
-            temp = self.tables.get(name)
+            temp = self._lookup(name)
             out |= temp.sources if temp is not None else {name}
         return out
 
@@ -77,7 +88,7 @@ class TempRegistry:
         out: Lin = {}
         for transform, bases in lin.items():
             for table, column in bases:
-                temp = self.tables.get(table)
+                temp = self._lookup(table)
                 if temp is None:
                     out.setdefault(transform, set()).add((table, column))
                 elif column in temp.columns:
@@ -88,3 +99,7 @@ class TempRegistry:
                 else:
                     unresolved.add(f"{table}.{column}")
         return out
+
+
+# What an undeclared table variable resolves to (never written to: fill() registers).
+_UNKNOWN_VARIABLE = TempTable()
