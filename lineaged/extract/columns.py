@@ -173,6 +173,13 @@ class ColumnWalker:
             self._column(alias, name, JOIN, into, scope)
 
     def _column(self, alias: str, name: str, ctx: str, lin: Lin, scope: Scope) -> None:
+        pivoted = _pivot(scope, alias)
+        if pivoted is not None:
+            self._pivot_column(*pivoted, name, ctx, lin, scope)
+        else:
+            self._source_column(alias, name, ctx, lin, scope)
+
+    def _source_column(self, alias: str, name: str, ctx: str, lin: Lin, scope: Scope) -> None:
         source = _resolve(scope, alias)
         if isinstance(source, exp.Table):
             if isinstance(source.this, exp.Identifier):
@@ -191,6 +198,49 @@ class ColumnWalker:
                 self._column(through, name, ctx, lin, source)
                 return
         self.unresolved.add(f"{alias}.{name}")
+
+    def _pivot_column(
+        self, source: str, pivot: exp.Pivot, name: str, ctx: str, lin: Lin, scope: Scope
+    ) -> None:
+        """A column of `source PIVOT (agg(v) FOR k IN (...)) AS alias`.
+
+        A pivoted column is the aggregate of the value column over the rows whose `k`
+        matched: AGGREGATION from v, CONDITIONAL from k. Every other column is one of
+        the source's, passed through (the implicit grouping keys)."""
+        pivoted = [c.name for c in pivot.args.get("columns") or []]
+        renamed = pivot.alias_column_names
+        if renamed and len(renamed) >= len(pivoted):
+            # `AS p (a, b, q1, q2)` renames the whole output: the pivoted columns last.
+            split = len(renamed) - len(pivoted)
+            renames = dict(zip(renamed[split:], pivoted, strict=True))
+            if name not in renames:
+                name = self._implicit_name(source, pivot, renamed[:split], name, scope)
+            else:
+                name = renames[name]
+        if name not in pivoted:
+            # Straight to the source: an unaliased pivot answers to the source's name.
+            self._source_column(source, name, ctx, lin, scope)
+            return
+        for agg in _aggregations_for(pivot, name):
+            merge(lin, self._walk_all(agg, TRANSFORMATION, scope), ctx)
+        for pivot_for in pivot.args.get("fields") or []:
+            keys = pivot_for.this if isinstance(pivot_for, exp.In) else pivot_for
+            merge(lin, self._walk_all(keys, CONDITIONAL, scope), ctx)
+
+    def _implicit_name(
+        self, source: str, pivot: exp.Pivot, renamed: list[str], name: str, scope: Scope
+    ) -> str:
+        """The source column that alias column `name` renames: the source's columns
+        not read by the PIVOT, in order. Unknown order: assume the name is unchanged."""
+        child = _resolve(scope, source)
+        if not isinstance(child, Scope):
+            return name
+        outputs = [n for n, _ in self.lineage(child).outputs]
+        used = {c.name for c in pivot.find_all(exp.Column) if c.table == source}
+        implicit = [n for n in outputs if n not in used]
+        if STAR in outputs or len(implicit) != len(renamed) or name not in renamed:
+            return name
+        return implicit[renamed.index(name)]
 
     def _table_name(self, table: exp.Table) -> str:
         # Every column read resolves its table's name: once per table node is enough.
@@ -291,6 +341,33 @@ def _star_source(child: ScopeLineage, scope: Scope) -> str | None:
         if not qualifier or alias == qualifier
     }
     return aliases.pop() if len(aliases) == 1 else None
+
+
+def _pivot(scope: Scope, alias: str) -> tuple[str, exp.Pivot] | None:
+    """(source alias, PIVOT) when `alias` names the output of a PIVOT in `scope`'s FROM
+    or JOINs (by the pivot's alias, else by its source's). UNPIVOT is not followed."""
+    for source_alias, (node, _) in scope.selected_sources.items():
+        for pivot in node.args.get("pivots") or []:
+            if pivot.args.get("unpivot") or not pivot.args.get("columns"):
+                continue
+            if (pivot.alias or source_alias) == alias:
+                return source_alias, pivot
+    return None
+
+
+def _aggregations_for(pivot: exp.Pivot, column: str) -> list[exp.Expr]:
+    """The aggregates behind one pivoted column. With several (`SUM(a) AS s, AVG(b) AS
+    av`), sqlglot names the columns `<value>_<alias>` (or `<alias>_<value>`): pick by
+    that; when no alias matches, all of them (over-reporting beats losing lineage)."""
+    aggs = list(pivot.expressions)
+    if len(aggs) > 1:
+        named = [
+            a
+            for a in aggs
+            if a.alias and (column.endswith(f"_{a.alias}") or column.startswith(f"{a.alias}_"))
+        ]
+        aggs = named or aggs
+    return [a.unalias() for a in aggs]
 
 
 def _lateral_subquery(scope: Scope) -> Scope | None:

@@ -29,6 +29,10 @@ def attribute_unqualified(root: Scope, schema: MappingSchema, *, mark: bool = Fa
         if not bare:
             continue
         known = {alias: _known_columns(src, schema) for alias, src in _sources(scope)}
+        pivots = _pivots(scope)
+        for alias, pivot in pivots.items():
+            if known.get(alias) is not None:
+                known[alias] |= _pivot_outputs(pivot)
         projections = (
             scope.expression.expressions if isinstance(scope.expression, exp.Select) else []
         )
@@ -36,6 +40,9 @@ def attribute_unqualified(root: Scope, schema: MappingSchema, *, mark: bool = Fa
         for column in bare:
             alias_ref = column.name in aliases and not _in_own_projection(column, projections)
             owner = None if alias_ref else _owner(column.name, known)
+            if owner in pivots and not _inside(column, pivots[owner]):
+                # Above a PIVOT the columns are the pivot's: name them by its alias.
+                owner = pivots[owner].alias or owner
             if owner is not None:
                 column.set("table", exp.to_identifier(owner))
             elif mark and scope.can_be_correlated and not alias_ref:
@@ -50,6 +57,31 @@ def _in_own_projection(column: exp.Column, projections: list[exp.Expr]) -> bool:
         if isinstance(node, exp.Alias) and any(node is p for p in projections):
             return node.alias == column.name
         node = node.parent
+    return False
+
+
+def _pivots(scope: Scope) -> dict[str, exp.Pivot]:
+    """Source alias -> the PIVOT applied to it (UNPIVOT is not followed)."""
+    if not isinstance(scope.expression, exp.Select):
+        return {}
+    found = {}
+    for alias, (node, _) in scope.selected_sources.items():
+        for pivot in node.args.get("pivots") or []:
+            if not pivot.args.get("unpivot") and pivot.args.get("columns"):
+                found[alias] = pivot
+    return found
+
+
+def _pivot_outputs(pivot: exp.Pivot) -> set[str]:
+    return {c.name for c in pivot.args["columns"]} | set(pivot.alias_column_names)
+
+
+def _inside(column: exp.Column, node: exp.Expr) -> bool:
+    parent = column.parent
+    while parent is not None:
+        if parent is node:
+            return True
+        parent = parent.parent
     return False
 
 

@@ -30,11 +30,7 @@ KNOWN_FAILURES: dict[str, str] = {}
 AUDIT = ROOT / "audit"
 # Same, for the held-out audit set (audit/<dialect>/<case>): expectations written by hand
 # from the SQL's semantics before the extractor was run on them.
-AUDIT_KNOWN_FAILURES: dict[str, str] = {
-    "audit/snowflake/pivot": "PIVOT output columns are not resolved (reported unresolved)",
-    "audit/spark/pivot": "PIVOT output columns are not resolved (reported unresolved)",
-    "audit/tsql/pivot": "PIVOT output columns are not resolved (reported unresolved)",
-}
+AUDIT_KNOWN_FAILURES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
