@@ -31,6 +31,23 @@ AUDIT = ROOT / "audit"
 # Same, for the held-out audit set (audit/<dialect>/<case>): expectations written by hand
 # from the SQL's semantics before the extractor was run on them.
 AUDIT_KNOWN_FAILURES: dict[str, str] = {}
+BLIND = ROOT / "blind"
+# Same, for the blind set (blind/<dialect>/<case>): written by hand before the extractor
+# was run on them and never used to change it; filled in from the first run.
+BLIND_KNOWN_FAILURES: dict[str, str] = {
+    "blind/bigquery/struct_fields_rollup": (
+        "unqualified struct field access (device.operating_system) is read as alias.column"
+        " and left unresolved, so os/country and the ROLLUP grouping on them have no edges"
+    ),
+    "blind/mysql/view_using_case": (
+        "USING column under LEFT JOIN is reported as a TRANSFORMATION of both sides;"
+        " semantically it is the left side's column (IDENTITY)"
+    ),
+    "blind/snowflake/lateral_column_alias": (
+        "lateral column alias (margin reused in the same SELECT) is not expanded:"
+        " MARGIN is unresolved and MARGIN_PCT loses its COST source"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,14 @@ def audit_cases() -> list[Case]:
     return [
         Case(sql.parent.name, sql.stem, sql, sql.with_suffix(".json"), prefix="audit/")
         for sql in sorted(AUDIT.glob("*/*.sql"))
+    ]
+
+
+def blind_cases() -> list[Case]:
+    """The blind set: blind/<dialect>/<case>, held out from extractor fixes."""
+    return [
+        Case(sql.parent.name, sql.stem, sql, sql.with_suffix(".json"), prefix="blind/")
+        for sql in sorted(BLIND.glob("*/*.sql"))
     ]
 
 
