@@ -39,6 +39,29 @@ BLIND_KNOWN_FAILURES: dict[str, str] = {
         "unqualified struct field access (device.operating_system) is read as alias.column"
         " and left unresolved, so os/country and the ROLLUP grouping on them have no edges"
     ),
+    "blind/mysql/json_table_lateral": (
+        "JSON_TABLE(o.tags, ... COLUMNS (tag ...)) output columns are not traced:"
+        " tag gets no edge from shop.orders.tags"
+    ),
+    "blind/mysql/on_duplicate_key_accumulate": (
+        "ON DUPLICATE KEY UPDATE qty = stock_levels.qty + VALUES(qty): the target's"
+        " own prior qty (TRANSFORMATION) is not reported"
+    ),
+    "blind/mysql/replace_into_scalar_subqueries": (
+        "REPLACE INTO ... SELECT is kind 'other' with no targets, sources or columns"
+    ),
+    "blind/postgres/aggregate_filter_grouping_sets": (
+        "aggregate FILTER (WHERE status = ...) is reported as DIRECT/TRANSFORMATION of"
+        " status; it only selects rows (expected INDIRECT/FILTER on that column)"
+    ),
+    "blind/postgres/data_modifying_cte_archive": (
+        "WITH moved AS (DELETE ... RETURNING ...) INSERT ... SELECT FROM moved: the CTE"
+        " is read as a table 'moved'; app.sessions is neither source nor target"
+    ),
+    "blind/snowflake/qualify_on_aggregate_alias": (
+        "lateral alias total_spend inside RANK() OVER (ORDER BY total_spend) is"
+        " unresolved, so SPEND_RANK and the QUALIFY filter lose RAW.ORDERS.AMOUNT"
+    ),
     "blind/mysql/view_using_case": (
         "USING column under LEFT JOIN is reported as a TRANSFORMATION of both sides;"
         " semantically it is the left side's column (IDENTITY)"
