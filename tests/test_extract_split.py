@@ -59,3 +59,19 @@ def test_fast_path_is_taken_for_plain_files_and_not_for_blocks() -> None:
     proc = "CREATE PROCEDURE p() BEGIN INSERT INTO a SELECT 1; END;"
     assert not _both(proc, "mysql")[2]
     assert not _both("SELECT 1; IF x THEN SELECT 2; END IF;", "snowflake")[2]
+
+
+def test_else_of_a_multi_table_insert_is_not_a_statement_boundary() -> None:
+    text = (
+        "INSERT ALL\n  WHEN a > 1 THEN INTO t1 (a) VALUES (a)\n"
+        "  ELSE INTO t2 (a) VALUES (a)\nSELECT a FROM s;\n"
+        "IF x THEN INSERT INTO t3 SELECT 1; ELSE INSERT INTO t4 SELECT 2; END IF;"
+    )
+    engine = Dialect.get_or_raise("snowflake")
+    chunks = split_mod.split(text, engine)
+    heads = [c.tokens[0].text.upper() for c in chunks if c.tokens]
+    # The INSERT ALL stays whole (up to its SELECT); the IF's ELSE still separates
+    # the branches.
+    assert "INTO" not in heads
+    assert chunks[0].line == 1 and chunks[0].tokens[-1].text == "s"
+    assert heads.count("INSERT") == 3

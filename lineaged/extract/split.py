@@ -278,10 +278,19 @@ class _Splitter:
             self.cur.append(self.toks[i])
             self.flush(control=True)
             return i + 1
-        if w == "ELSE" and head not in {"MERGE"}:
+        if w == "ELSE" and head not in {"MERGE"} and not self._multi_table_insert():
             self.flush()
             return i + 1
         return None
+
+    def _multi_table_insert(self) -> bool:
+        """Snowflake/Oracle `INSERT ALL|FIRST WHEN ... INTO ... ELSE INTO ...`: its ELSE
+        belongs to the statement, not to an IF around it."""
+        return (
+            len(self.cur) > 1
+            and word(self.cur[0]) == "INSERT"
+            and word(self.cur[1]) in {"ALL", "FIRST"}
+        )
 
     def _is_block_begin(self, i: int) -> bool:
         nxt = self.peek(i + 1)
