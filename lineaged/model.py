@@ -83,14 +83,46 @@ class StatementLineage:
 
 
 @dataclass(frozen=True, slots=True)
+class TableSchema:
+    """A table a file defines for the rest of the corpus (CREATE TABLE, CTAS, view,
+    SELECT INTO, ...): its columns in order with their types ("UNKNOWN" where the SQL
+    does not say), and the external tables whose columns the file had looked up by
+    the time the definition was complete (what the definition may depend on)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    depends_on: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "columns": [{"name": n, "type": t} for n, t in self.columns],
+            "depends_on": list(self.depends_on),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TableSchema:
+        columns = tuple((c["name"], c["type"]) for c in d.get("columns", ()))
+        return cls(d["table"], columns, tuple(d.get("depends_on", ())))
+
+
+@dataclass(frozen=True, slots=True)
 class FileLineage:
     """Everything one file's text contributes. `error` is set when the file as a whole
-    could not be read or decoded; statement errors live on the statements."""
+    could not be read or decoded; statement errors live on the statements.
+
+    `defines` feeds the corpus catalog; `schema_used` lists the tables whose columns
+    extraction looked up outside the file (found or not), and `schema_fingerprint`
+    hashes what those lookups found: the result is current while the catalog gives
+    the same fingerprint for the same names."""
 
     dialect: str
     extractor_version: str
     statements: tuple[StatementLineage, ...] = ()
     error: str | None = None
+    defines: tuple[TableSchema, ...] = ()
+    schema_used: tuple[str, ...] = ()
+    schema_fingerprint: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +130,9 @@ class FileLineage:
             "extractor_version": self.extractor_version,
             "statements": [s.to_dict() for s in self.statements],
             "error": self.error,
+            "defines": [t.to_dict() for t in self.defines],
+            "schema_used": list(self.schema_used),
+            "schema_fingerprint": self.schema_fingerprint,
         }
 
     @classmethod
@@ -107,6 +142,9 @@ class FileLineage:
             extractor_version=d["extractor_version"],
             statements=tuple(StatementLineage.from_dict(s) for s in d.get("statements", ())),
             error=d.get("error"),
+            defines=tuple(TableSchema.from_dict(t) for t in d.get("defines", ())),
+            schema_used=tuple(d.get("schema_used", ())),
+            schema_fingerprint=d.get("schema_fingerprint", "none"),
         )
 
 

@@ -10,7 +10,10 @@ import pytest
 
 from lineaged.extract import cli
 
-KEYS = {"path", "sha256", "dialect", "extractor_version", "statements", "error"}
+KEYS = {
+    "path", "sha256", "dialect", "extractor_version", "statements", "error", "defines",
+    "schema_used", "schema_fingerprint",
+}  # fmt: skip
 STATEMENT_KEYS = {
     "index", "line", "kind", "targets", "sources", "columns", "temp_targets", "unresolved",
     "error",
@@ -61,3 +64,25 @@ def test_usage_errors_exit_2(argv, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.sql").write_text("SELECT 1")
     assert run(argv) == 2
+
+
+def test_directory_resolves_stars_across_files_and_reports_conflicts(
+    tmp_path, capsysbinary
+) -> None:
+    (tmp_path / "a_reader.sql").write_text("INSERT INTO rep.t SELECT * FROM stg.v;")
+    (tmp_path / "b_view.sql").write_text("CREATE VIEW stg.v AS SELECT * FROM raw.t;")
+    (tmp_path / "c_table.sql").write_text("CREATE TABLE raw.t (id int, amount int);")
+    (tmp_path / "d_other.sql").write_text("CREATE VIEW stg.v AS SELECT id FROM raw.t;")
+    assert run([str(tmp_path), "--json"]) == 0
+    captured = capsysbinary.readouterr()
+    docs = {orjson.loads(line)["path"].rsplit("/", 1)[-1]: orjson.loads(line) for line in
+            captured.out.splitlines()}  # fmt: skip
+    reader = docs["a_reader.sql"]["statements"][0]
+    assert [c["target"] for c in reader["columns"]] == ["rep.t.amount", "rep.t.id"]
+    assert reader["unresolved"] == []
+    assert docs["b_view.sql"]["defines"][0]["columns"] == [
+        {"name": "id", "type": "UNKNOWN"},
+        {"name": "amount", "type": "UNKNOWN"},
+    ]
+    assert b"stg.v is defined differently in" in captured.err
+    assert b"d_other.sql; using" in captured.err

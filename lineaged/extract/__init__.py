@@ -13,8 +13,14 @@ from collections.abc import Mapping
 
 from sqlglot.dialects.dialect import Dialect, Dialects
 
+from lineaged.extract.names import Naming
 from lineaged.extract.pipeline import extract_text
-from lineaged.extract.schema import load_schema_file, schema_fingerprint
+from lineaged.extract.schema import (
+    TableColumns,
+    explicit_columns,
+    load_schema_file,
+    schema_fingerprint,
+)
 from lineaged.model import FileLineage
 
 __all__ = [
@@ -23,10 +29,11 @@ __all__ = [
     "known_dialects",
     "load_schema_file",
     "schema_fingerprint",
+    "schema_layer",
     "warm_up",
 ]
 
-EXTRACTOR_VERSION = "1.3.1+sqlglot30.30.0"
+EXTRACTOR_VERSION = "1.4.0+sqlglot30.30.0"
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command;
 # over a warehouse of procedures that is noise in the daemon's log, not information.
@@ -45,9 +52,15 @@ def extract(
     *,
     default_catalog: str | None = None,
     default_schema: str | None = None,
+    catalog: Mapping[str, Mapping[str, str]] | None = None,
 ) -> FileLineage:
     """Lineage of every statement in `text`. Never raises, except ValueError for an
-    unknown dialect (a configuration error, not a property of the file)."""
+    unknown dialect (a configuration error, not a property of the file).
+
+    `schema` is a schema file's content; `catalog` the columns of tables defined
+    elsewhere in the corpus, already in the extractor's spelling (see lineaged/catalog).
+    The schema file takes precedence over the catalog, and the file's own definitions
+    over both."""
     if dialect not in known_dialects():
         raise ValueError(
             f"unknown SQL dialect {dialect!r}; expected one of: {', '.join(known_dialects())}"
@@ -55,8 +68,28 @@ def extract(
     engine = Dialect.get_or_raise(dialect)
     text, file_error = _decode(text)
     return extract_text(
-        text, engine, EXTRACTOR_VERSION, schema, default_catalog, default_schema, file_error
+        text,
+        engine,
+        EXTRACTOR_VERSION,
+        schema,
+        default_catalog,
+        default_schema,
+        file_error,
+        catalog,
     )
+
+
+def schema_layer(
+    schema: Mapping[str, Mapping[str, str]] | None,
+    dialect: str,
+    *,
+    default_catalog: str | None = None,
+    default_schema: str | None = None,
+) -> TableColumns:
+    """A schema file's tables spelled as extract() spells them for this dialect and
+    these defaults: what the corpus catalog consults before its own definitions."""
+    naming = Naming.build(Dialect.get_or_raise(dialect), default_catalog, default_schema)
+    return explicit_columns(schema, naming)
 
 
 def _decode(data: str | bytes) -> tuple[str, str | None]:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from lineaged.extract import extract, known_dialects, load_schema_file
+from lineaged.catalog import Catalog, Conflict
+from lineaged.catalog.fixpoint import CorpusFile, settle
+from lineaged.extract import extract, known_dialects, load_schema_file, schema_layer
 from lineaged.model import FileLineage
 
 
@@ -56,17 +59,11 @@ def handle(args: argparse.Namespace) -> int:
         print(f"lineaged extract: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     many = len(files) > 1 or any(Path(p).is_dir() for p in args.paths)
+    results = _extract_all(files, args, schema)
     failed = False
     out = sys.stdout.buffer
-    for path in files:
-        data = path.read_bytes()
-        lineage = extract(
-            data,
-            args.dialect,
-            schema,
-            default_catalog=args.default_catalog,
-            default_schema=args.default_schema,
-        )
+    for path, data in zip(files, results.data, strict=True):
+        lineage = results.results[str(path)]
         failed |= _has_errors(lineage)
         record = to_record(str(path), data, lineage)
         if args.json:
@@ -75,7 +72,50 @@ def handle(args: argparse.Namespace) -> int:
         else:
             out.write(summary(record).encode() + b"\n")
         out.flush()
+    for conflict in results.conflicts:
+        others = ", ".join(conflict.others)
+        print(
+            f"lineaged extract: {conflict.table} is defined differently in {others}; "
+            f"using {conflict.chosen}",
+            file=sys.stderr,
+        )
+    for path in results.unsettled:
+        print(f"lineaged extract: {path}: columns did not settle (cycle?)", file=sys.stderr)
     return 1 if failed else 0
+
+
+@dataclass
+class _Extracted:
+    data: list[bytes]
+    results: dict[str, FileLineage]
+    conflicts: list[Conflict]
+    unsettled: list[str]
+
+
+def _extract_all(files: list[Path], args: argparse.Namespace, schema: dict | None) -> _Extracted:
+    """The files resolve against each other's definitions (corpus catalog), exactly
+    as the daemon resolves a root: the same fixpoint, so the same result."""
+    data = [p.read_bytes() for p in files]
+    corpus = [CorpusFile(str(p), "", d) for p, d in zip(files, data, strict=True)]
+
+    def one(f: CorpusFile, catalog: Mapping[str, Mapping[str, str]]) -> FileLineage:
+        return extract(
+            f.data,
+            args.dialect,
+            schema,
+            default_catalog=args.default_catalog,
+            default_schema=args.default_schema,
+            catalog=catalog,
+        )
+
+    layer = schema_layer(
+        schema,
+        args.dialect,
+        default_catalog=args.default_catalog,
+        default_schema=args.default_schema,
+    )
+    settled = settle(corpus, one, Catalog(explicit={"": layer}))
+    return _Extracted(data, settled.results, settled.conflicts, settled.unsettled)
 
 
 def _files(paths: list[str]) -> Iterator[Path]:
@@ -101,6 +141,9 @@ def to_record(path: str, data: bytes, lineage: FileLineage) -> dict[str, Any]:
         "extractor_version": body["extractor_version"],
         "statements": body["statements"],
         "error": body["error"],
+        "defines": body["defines"],
+        "schema_used": body["schema_used"],
+        "schema_fingerprint": body["schema_fingerprint"],
     }
 
 

@@ -32,11 +32,11 @@ from lineaged.extract.names import (
 )
 from lineaged.extract.plan import CONDITION, Plan, plan
 from lineaged.extract.resolve import attribute_unqualified
-from lineaged.extract.schema import UNKNOWN_TYPE, SchemaIndex
+from lineaged.extract.schema import UNKNOWN_TYPE, SchemaIndex, usage_fingerprint
 from lineaged.extract.split import Chunk, split
 from lineaged.extract.tables import source_tables
 from lineaged.extract.temps import TempRegistry
-from lineaged.model import ColumnEdge, FileLineage, StatementLineage
+from lineaged.model import ColumnEdge, FileLineage, StatementLineage, TableSchema
 
 # Bounds that keep one pathological input from going quadratic or recursing into the
 # C stack (sqlglot is compiled with mypyc). Real statements stay far below them.
@@ -85,6 +85,7 @@ def extract_text(
     catalog: str | None,
     db: str | None,
     file_error: str | None = None,
+    corpus: Mapping[str, Mapping[str, str]] | None = None,
 ) -> FileLineage:
     name = _dialect_name(dialect)
     if len(text) > MAX_FILE_CHARS:
@@ -93,11 +94,26 @@ def extract_text(
     if "\x00" in text[:8192]:
         return FileLineage(name, version, (), "binary file (NUL bytes); not extracted")
     naming = Naming.build(dialect, catalog, db)
-    ctx = FileContext(dialect, naming, SchemaIndex.build(schema, naming))
+    ctx = FileContext(dialect, naming, SchemaIndex.build(schema, naming, corpus))
     statements = tuple(
         _statement(index, chunk, ctx) for index, chunk in enumerate(_chunks(text, dialect))
     )
-    return FileLineage(name, version, statements, file_error)
+    return FileLineage(
+        name,
+        version,
+        statements,
+        file_error,
+        defines=_definitions(ctx.schema),
+        schema_used=tuple(sorted(ctx.schema.used)),
+        schema_fingerprint=usage_fingerprint(ctx.schema.used),
+    )
+
+
+def _definitions(schema: SchemaIndex) -> tuple[TableSchema, ...]:
+    return tuple(
+        TableSchema(table, tuple(columns.items()), tuple(sorted(deps)))
+        for table, (columns, deps) in sorted(schema.defined.items())
+    )
 
 
 def _dialect_name(dialect: Dialect) -> str:
@@ -310,8 +326,10 @@ def _lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLinea
     if p.kind == "alter_rename":
         old = table_name(p.renamed_from, ctx.naming)
         learned = ctx.schema.get(old)
-        if learned:
+        if learned and (target in ctx.temps or is_temp_name(target)):
             ctx.schema.add(target, learned)
+        elif learned:
+            ctx.schema.define(target, learned)
         return StatementLineage(**base, targets=(target,), sources=(old,))
 
     unresolved: set[str] = set()
@@ -322,10 +340,14 @@ def _lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLinea
     sources = q.sources
     if target is not None and not p.target_is_source:
         sources.discard(target)
+    # Temp tables are known for the rest of this file only; the others are what the
+    # file defines for the corpus catalog. Columns behind an unexpanded star are not
+    # known, so such a query defines nothing for the corpus rather than a partial list.
+    learn = ctx.schema.add if temporary else ctx.schema.define
     if p.ddl_columns:
-        ctx.schema.add(target, dict(p.ddl_columns))
-    elif q.columns and p.kind in {"create_table_as", "create_view", "select_into"}:
-        ctx.schema.add(target, {c: UNKNOWN_TYPE for c in q.columns})
+        learn(target, dict(p.ddl_columns))
+    elif q.columns and p.kind in _DEFINING_QUERIES and (temporary or not q.star_from):
+        learn(target, {c: UNKNOWN_TYPE for c in q.columns})
     if temporary:
         if q.columns or sources:
             ctx.temps.fill(target, sources, q.columns, q.indirect, q.star_from)
@@ -337,6 +359,10 @@ def _lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLinea
         edges[column] = {k: set(v) for k, v in lin.items()}
         merge(edges[column], q.indirect)
     return _with_columns(result, target, edges, unresolved, temporary)
+
+
+# Statements whose query's output columns are the target's columns.
+_DEFINING_QUERIES = frozenset({"create_table_as", "create_view", "select_into"})
 
 
 @dataclass(slots=True)
