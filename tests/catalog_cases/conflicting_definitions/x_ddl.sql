@@ -1,0 +1,1 @@
+CREATE TABLE core.accounts (id int, name text);

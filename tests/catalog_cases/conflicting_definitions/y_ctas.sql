@@ -1,0 +1,1 @@
+CREATE TABLE core.accounts AS SELECT id, name, balance FROM legacy.accounts;

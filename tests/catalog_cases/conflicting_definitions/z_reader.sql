@@ -1,0 +1,1 @@
+CREATE VIEW core.account_names AS SELECT * FROM core.accounts;

@@ -1,0 +1,1 @@
+CREATE TABLE app.orders (id int, user_id int, total numeric);

@@ -1,0 +1,1 @@
+select customer_id, sum(amount) as total into dbo.customer_totals from dbo.payments group by customer_id;

@@ -1,0 +1,1 @@
+insert into dbo.top_customers select * from dbo.customer_totals where total > 1000;

@@ -1,0 +1,1 @@
+CREATE TABLE s.a (a_id int, a_val int);

@@ -1,0 +1,1 @@
+CREATE TABLE raw.customers (customer_id int, full_name text, country text);

@@ -1,0 +1,1 @@
+CREATE VIEW mart.customers_de AS SELECT * FROM stg.customers WHERE country = 'DE';

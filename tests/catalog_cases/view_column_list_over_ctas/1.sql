@@ -1,0 +1,1 @@
+CREATE TABLE w.src AS SELECT 1 AS k, 'x' AS label;

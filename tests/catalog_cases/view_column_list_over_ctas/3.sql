@@ -1,0 +1,1 @@
+CREATE VIEW w.v2 AS SELECT name FROM w.v1 ORDER BY k2;
