@@ -22,6 +22,7 @@ import structlog
 from neo4j import AsyncDriver, AsyncGraphDatabase
 
 from lineaged.batcher import Batch, Batcher
+from lineaged.catalog.stage import SchemaStage, explicit_layers, order_events
 from lineaged.config import ConfigError, Settings
 from lineaged.deadletters import DeadLetters
 from lineaged.graph.schema import ensure_schema
@@ -78,6 +79,7 @@ class Daemon:
         self.writer: GraphWriter | None = None
         self.cache: ParseCache | None = None
         self.pipeline: Pipeline | None = None
+        self.schema = SchemaStage()
         self.watcher: Watcher | None = None
         self.live = Batcher(
             debounce_s=settings.debounce_s,
@@ -125,8 +127,11 @@ class Daemon:
         )
         await self._step("warm_up_queries", self.writer.warm_up())
         await self._step("open_cache", self._open_cache())
+        await self._step("load_schema_catalog", self._open_schema())
         await self._step("start_workers", self._start_pool())
         self.pipeline = self._make_pipeline()
+        # Results a crash left behind the catalog (recorded, dependants not yet redone).
+        self.pipeline.requeue_files(self.schema.stale_files())
         if not self.oneshot:
             self.watcher = Watcher(self.matchers, self.live.add, self.request_rescan)
             self.watcher.start()
@@ -277,6 +282,8 @@ class Daemon:
         if self.pipeline is not None:
             # Removed roots keep their context so batches already taken can finish.
             self.pipeline.roots.update(contexts)
+            # A changed schema file changes what its root's readers resolve to.
+            self.pipeline.requeue_files(self.schema.configure(explicit_layers(contexts)))
         if self.watcher is not None:
             # Start the new watches before dropping the old ones: an overlap only
             # duplicates events (the batcher dedupes them), a gap would lose some.
@@ -418,7 +425,13 @@ class Daemon:
             stat_cache=self.cache.stat_cache if self.cache is not None else None,
             requeue=self.live.add,
             on_written=self.metrics.observe_latencies,
+            schema=self.schema,
         )
+
+    async def _open_schema(self) -> None:
+        self.schema = SchemaStage(self.cache.catalog if self.cache is not None else None)
+        await self.schema.open()
+        self.schema.configure(explicit_layers(self._root_contexts(self.settings)))
 
     @staticmethod
     def _root_contexts(settings: Settings) -> dict[str, RootContext]:
@@ -454,7 +467,8 @@ class Daemon:
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None
         plan = await plan_root(matcher, self.writer.root_files, await self._current_check(matcher))
-        for ev in plan.events:
+        # Definitions before their readers, so a cold start extracts most files once.
+        for ev in await asyncio.to_thread(order_events, plan.events):
             self.backfill.add(ev)
 
     async def _current_check(self, matcher: RootMatcher) -> CurrentCheck | None:
@@ -473,7 +487,11 @@ class Daemon:
                 return False
             if state.failed_sha256 == entry.sha256:
                 return True  # a known rejection stays put until edited or replayed
-            return state.sha256 == entry.sha256 and state.extractor_version == EXTRACTOR_VERSION
+            return (
+                state.sha256 == entry.sha256
+                and state.extractor_version == EXTRACTOR_VERSION
+                and self.schema.is_current(f"{matcher.root.name}:{rel}", entry.sha256)
+            )
 
         return is_current
 

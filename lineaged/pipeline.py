@@ -15,7 +15,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -23,6 +23,9 @@ from lineaged.batcher import Batch
 from lineaged.config import RootSettings
 from lineaged.model import Change, FileEvent, FileLineage, FileRef, FileUpdate, Priority
 from lineaged.pool import PoolClosed, WorkerCrashed
+
+if TYPE_CHECKING:
+    from lineaged.catalog.stage import SchemaStage
 
 log = structlog.get_logger(__name__)
 
@@ -111,6 +114,7 @@ class Pipeline:
         stat_cache: HashCache | None = None,
         requeue: Callable[[FileEvent], None] | None = None,
         on_written: Callable[[Sequence[float]], None] | None = None,
+        schema: SchemaStage | None = None,
     ) -> None:
         self.roots = roots
         self._pool = pool
@@ -121,6 +125,7 @@ class Pipeline:
         self._stat_cache = stat_cache
         self._requeue = requeue
         self._on_written = on_written
+        self._schema = schema
         self._busy: set[FileRef] = set()
         self._deferred: dict[FileRef, FileEvent] = {}
         self.stats = PipelineStats()
@@ -177,9 +182,71 @@ class Pipeline:
                 updates.append(self._deletion(r.event))
             else:
                 present.append(r)
+        if updates:
+            await self._record_schema(updates, min(e.priority for e in events))
         present = await self._drop_unchanged(present)
-        updates.extend(await self._extract_all(present))
+        if self._schema is None:
+            updates.extend(await self._extract_all(present))
+        else:
+            updates.extend(await self._extract_in_waves(present))
         return updates
+
+    # -- corpus schema (lineaged/catalog) ----------------------------------------------
+
+    async def _extract_in_waves(self, reads: list[ReadResult]) -> list[FileUpdate]:
+        """Extract definitions before their readers: in waves within the batch, after
+        earlier batches that define what it reads; each wave's results go into the
+        catalog before the next wave is extracted."""
+        assert self._schema is not None
+        if not reads:
+            return []
+        texts = [r.data or b"" for r in reads]
+        ticket = self._schema.claim(texts)
+        updates: list[FileUpdate] = []
+        try:
+            for wave in self._schema.waves(texts):
+                part = [reads[i] for i in wave]
+                await self._schema.upstream_recorded(ticket, [texts[i] for i in wave])
+                done = await self._extract_all(part)
+                await self._record_schema(done, min(r.event.priority for r in part))
+                updates.extend(done)
+        finally:
+            await self._schema.release(ticket)
+        return updates
+
+    async def _record_schema(self, updates: list[FileUpdate], priority: Priority) -> None:
+        """Feed results to the catalog; files whose results it made stale go round
+        again, at the priority of the change that caused it."""
+        from lineaged.catalog.stage import Recorded
+
+        if self._schema is None:
+            return
+        stale = await self._schema.record(
+            [Recorded(u.ref.id, u.ref.root, u.sha256, u.lineage) for u in updates]
+        )
+        for file in stale:
+            event = self._event_for(file, priority)
+            if event is not None and self._requeue is not None:
+                self._requeue(event)
+
+    def _event_for(self, file: str, priority: Priority) -> FileEvent | None:
+        assert self._schema is not None
+        root = self._schema.root_of(file)
+        ctx = self.roots.get(root or "")
+        if root is None or ctx is None:
+            return None
+        ref = FileRef(root, file[len(root) + 1 :])
+        return file_event(ref, str(ctx.settings.path / ref.path), Change.CHANGED, priority)
+
+    def requeue_files(self, files: Iterable[str], priority: Priority = Priority.LOW) -> int:
+        """Queue files by id (start-up: results the catalog says are stale)."""
+        n = 0
+        for file in files:
+            event = self._event_for(file, priority)
+            if event is not None and self._requeue is not None:
+                self._requeue(event)
+                n += 1
+        return n
 
     async def _remember_hashes(self, deletes: list[FileEvent], reads: list[ReadResult]) -> None:
         """Feed the stat cache so that the next reconcile can skip reading these files."""
@@ -215,6 +282,9 @@ class Pipeline:
             state = states.get(r.event.ref.id)
             if state is not None and r.sha256 is not None:
                 current = state.sha256 == r.sha256 and state.extractor_version == self._version
+                if current and self._schema is not None:
+                    # ... and computed with the columns the catalog holds now.
+                    current = self._schema.is_current(r.event.ref.id, r.sha256)
                 # A file the graph refused stays refused until its content changes or
                 # `lineaged replay` re-drives it.
                 known_failure = state.failed_sha256 == r.sha256
@@ -263,13 +333,17 @@ class Pipeline:
     async def _lineage_for(
         self, r: ReadResult, cached: FileLineage | None
     ) -> tuple[FileLineage, bool]:
-        if cached is not None:
+        schema = self._schema
+        if cached is not None and (schema is None or schema.accepts(r.event.ref.root, cached)):
+            # A cached result counts only if the catalog still answers its lookups
+            # the same way (its fingerprint is part of what the result is keyed by).
             self.stats.cache_hits += 1
             return cached, True
         dialect = self._dialect(r)
         if r.error is not None:
             return FileLineage(dialect, self._version, (), r.error), False
         root = self.roots[r.event.ref.root]
+        corpus = schema.slice_for(r.event.ref.id, r.data or b"") if schema is not None else None
         try:
             lineage = await self._pool.submit(
                 r.event.priority,
@@ -278,6 +352,7 @@ class Pipeline:
                 root.schema,
                 root.settings.default_catalog or None,
                 root.settings.default_schema or None,
+                corpus or None,
             )
         except PoolClosed:
             raise

@@ -24,9 +24,15 @@ def extract_task(
     schema: Mapping[str, Mapping[str, str]] | None,
     default_catalog: str | None,
     default_schema: str | None,
+    catalog: Mapping[str, Mapping[str, str]] | None = None,
 ) -> FileLineage:
     from lineaged.extract import extract
 
     return extract(
-        data, dialect, schema, default_catalog=default_catalog, default_schema=default_schema
+        data,
+        dialect,
+        schema,
+        default_catalog=default_catalog,
+        default_schema=default_schema,
+        catalog=catalog,
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 import aiosqlite
 import structlog
 
+from lineaged.cache.catalog_store import CatalogStore
 from lineaged.cache.codec import CodecError, decode, encode
 from lineaged.cache.stat_cache import StatCache
 from lineaged.cache.store import CacheStore
@@ -138,6 +139,7 @@ class ParseCache:
         self._unsaved_hits = self._unsaved_misses = 0
         self._totals = _Totals()
         self.stat_cache = StatCache(store)
+        self.catalog = CatalogStore(store)
 
     @classmethod
     async def open(

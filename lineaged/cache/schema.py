@@ -62,5 +62,13 @@ _V1 = (
     f"PRAGMA application_id = {APPLICATION_ID}",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+# The corpus schema catalog's per-file records (lineaged/cache/catalog_store.py).
+_V2 = (
+    """CREATE TABLE catalog_files (
+        file TEXT NOT NULL PRIMARY KEY,
+        record BLOB NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 SCHEMA_VERSION = max(MIGRATIONS)

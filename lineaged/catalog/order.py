@@ -40,36 +40,41 @@ def _last(name: bytes) -> bytes:
     return name.rsplit(b".", 1)[-1]
 
 
-def definition_order(texts: Sequence[bytes]) -> list[int]:
-    """Indexes of `texts`, writers of a name before its readers; otherwise (and to
-    break cycles) in the given order."""
+def _upstreams(names: Sequence[tuple[set[bytes], set[bytes]]]) -> list[set[int]]:
+    """For each file, the other files that seem to write a table it reads."""
     writers: dict[bytes, list[tuple[bytes, int]]] = {}
-    reads: list[set[bytes]] = []
-    for i, text in enumerate(texts):
-        w, r = written_and_read(text)
+    for i, (w, _) in enumerate(names):
         for name in w:
             writers.setdefault(_last(name), []).append((name, i))
-        reads.append(r)
-    waits_for = [
+    return [
         {
             j
             for name in r
             for written, j in writers.get(_last(name), ())
             if j != i and _same_table(name, written)
         }
-        for i, r in enumerate(reads)
+        for i, (_, r) in enumerate(names)
     ]
-    unblocks: list[list[int]] = [[] for _ in texts]
+
+
+def definition_order(texts: Sequence[bytes]) -> list[int]:
+    """Indexes of `texts`, writers of a name before its readers; otherwise (and to
+    break cycles) in the given order."""
+    return _order(_upstreams([written_and_read(t) for t in texts]))
+
+
+def _order(waits_for: list[set[int]]) -> list[int]:
+    unblocks: list[list[int]] = [[] for _ in waits_for]
     for i, ups in enumerate(waits_for):
         for j in ups:
             unblocks[j].append(i)
     pending = [len(ups) for ups in waits_for]
     ready = [i for i, n in enumerate(pending) if n == 0]
     heapq.heapify(ready)
-    done = [False] * len(texts)
+    done = [False] * len(waits_for)
     order: list[int] = []
     next_forced = 0
-    while len(order) < len(texts):
+    while len(order) < len(waits_for):
         if not ready:
             # A cycle: release the earliest file still waiting.
             while done[next_forced]:
@@ -86,3 +91,20 @@ def definition_order(texts: Sequence[bytes]) -> list[int]:
             if pending[k] == 0 and not done[k]:
                 heapq.heappush(ready, k)
     return order
+
+
+def definition_waves(texts: Sequence[bytes]) -> list[list[int]]:
+    """`definition_order` cut into waves: a file comes in a later wave than every
+    file (earlier in the order) it seems to read from, so each wave can be extracted
+    in parallel once the waves before it are in the catalog."""
+    waits_for = _upstreams([written_and_read(t) for t in texts])
+    order = _order(waits_for)
+    position = {i: n for n, i in enumerate(order)}
+    level: dict[int, int] = {}
+    for i in order:
+        ups = [j for j in waits_for[i] if position[j] < position[i]]
+        level[i] = 1 + max((level[j] for j in ups), default=-1)
+    waves: list[list[int]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for i in order:
+        waves[level[i]].append(i)
+    return waves

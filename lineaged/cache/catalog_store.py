@@ -1,0 +1,91 @@
+"""The corpus schema catalog's records, kept in the cache file next to the parse cache.
+
+One row per file: what its current result defines and looked up (lineaged/catalog's
+`FileRecord`), so a restart has the catalog at once instead of re-extracting every
+file to rebuild it. Like the rest of the cache it is only a cache: a lost row makes
+the daemon extract that file again (the pipeline re-extracts any file the catalog
+does not know at its current content).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+
+from lineaged.model import TableSchema
+
+if TYPE_CHECKING:
+    from lineaged.cache.store import CacheStore
+    from lineaged.catalog.catalog import FileRecord
+
+_UPSERT = (
+    "INSERT INTO catalog_files (file, record) VALUES (?, ?) "
+    "ON CONFLICT (file) DO UPDATE SET record = excluded.record"
+)
+
+
+def encode_record(record: FileRecord) -> bytes:
+    return orjson.dumps(
+        {
+            "root": record.root,
+            "sha256": record.sha256,
+            "defines": [d.to_dict() for d in record.defines],
+            "used": list(record.used),
+            "fingerprint": record.fingerprint,
+        }
+    )
+
+
+def decode_record(blob: bytes) -> FileRecord:
+    from lineaged.catalog.catalog import FileRecord
+
+    d = orjson.loads(blob)
+    return FileRecord(
+        d["root"],
+        d["sha256"],
+        tuple(TableSchema.from_dict(t) for t in d["defines"]),
+        tuple(d["used"]),
+        d["fingerprint"],
+    )
+
+
+class CatalogStore:
+    """Shares the parse cache's store. Degraded store: loads nothing, writes nothing."""
+
+    def __init__(self, store: CacheStore) -> None:
+        self._store = store
+
+    async def load(self) -> dict[str, FileRecord]:
+        if not self._store.usable:
+            return {}
+        try:
+            rows = await self._store.conn.execute_fetchall("SELECT file, record FROM catalog_files")
+        except sqlite3.Error as exc:
+            self._store.failed("catalog_load", exc)
+            return {}
+        out = {}
+        for file, blob in rows:
+            try:
+                out[file] = decode_record(blob)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue  # an unreadable row: that file is extracted again
+        return out
+
+    async def put_many(self, records: Sequence[tuple[str, FileRecord]]) -> None:
+        await self._write("catalog_put", _UPSERT, [(f, encode_record(r)) for f, r in records])
+
+    async def delete_many(self, files: Iterable[str]) -> None:
+        rows = [(f,) for f in files]
+        await self._write("catalog_delete", "DELETE FROM catalog_files WHERE file = ?", rows)
+
+    async def _write(self, operation: str, sql: str, rows: Sequence[tuple]) -> None:
+        if not rows or not self._store.usable:
+            return
+        try:
+            async with self._store.write() as conn:
+                await conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            self._store.failed(operation, exc)

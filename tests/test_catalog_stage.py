@@ -1,0 +1,216 @@
+"""The schema catalog as a pipeline stage, with fake neighbours: an in-process pool that
+counts extractions, a writer that remembers file states, and a requeue that feeds
+events back in the way the daemon's batcher would."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lineaged.cache import ParseCache
+from lineaged.catalog.stage import SchemaStage, order_events
+from lineaged.config import RootSettings
+from lineaged.extract import EXTRACTOR_VERSION, extract
+from lineaged.model import Change, FileEvent, FileRef, FileUpdate, Priority
+from lineaged.pipeline import Pipeline, RootContext
+
+
+class CountingPool:
+    def __init__(self) -> None:
+        self.extracted: list[str] = []
+
+    async def submit(self, _priority: Priority, data: bytes, dialect: str, *args: Any) -> Any:
+        corpus = args[3] if len(args) > 3 else None
+        self.extracted.append(data.decode().split("--", 1)[-1].strip().splitlines()[0])
+        await asyncio.sleep(0)
+        return extract(data, dialect, catalog=corpus)
+
+
+@dataclass
+class State:
+    sha256: str
+    extractor_version: str
+    failed_sha256: str | None = None
+
+
+class StateWriter:
+    def __init__(self) -> None:
+        self.files: dict[str, FileUpdate] = {}
+
+    async def write(self, updates: list[FileUpdate], *, urgent: bool = False) -> None:
+        for u in updates:
+            if u.deleted:
+                self.files.pop(u.ref.id, None)
+            else:
+                self.files[u.ref.id] = u
+
+    async def file_states(self, ids: list[str]) -> dict[str, Any]:
+        return {
+            i: State(self.files[i].sha256 or "", EXTRACTOR_VERSION) for i in ids if i in self.files
+        }
+
+    def edges(self, path: str) -> set[tuple[str, str]]:
+        lineage = self.files[f"r:{path}"].lineage
+        assert lineage is not None
+        return {(e.target, s) for st in lineage.statements for e in st.columns for s in e.sources}
+
+
+class Harness:
+    def __init__(self, root: Path, stage: SchemaStage | None = None) -> None:
+        self.root = root
+        self.pool = CountingPool()
+        self.writer = StateWriter()
+        self.queue: list[FileEvent] = []
+        self.stage = stage if stage is not None else SchemaStage()
+        self.pipeline = Pipeline(
+            {"r": RootContext(RootSettings("r", root))},
+            self.pool,
+            self.writer,
+            extract_fn_version=EXTRACTOR_VERSION,
+            requeue=self.queue.append,
+            schema=self.stage,
+        )
+
+    def write(self, name: str, sql: str) -> None:
+        # The first comment line names the file in the pool's log.
+        (self.root / name).write_text(f"-- {name}\n{sql}\n")
+
+    def event(self, name: str, change: Change = Change.CHANGED) -> FileEvent:
+        return FileEvent(FileRef("r", name), str(self.root / name), change, Priority.HIGH)
+
+    async def run(self, *names: str, change: Change = Change.CHANGED) -> None:
+        """Process one batch, then whatever it re-queues, until quiet."""
+        await self.pipeline.process({FileRef("r", n): self.event(n, change) for n in names})
+        while self.queue:
+            batch = {e.ref: e for e in self.queue}
+            self.queue.clear()
+            await self.pipeline.process(batch)
+
+
+CHAIN = {
+    "raw.sql": "CREATE TABLE raw.orders (id int, amount int);",
+    "stg.sql": "CREATE VIEW stg.orders AS SELECT * FROM raw.orders;",
+    "mart.sql": "CREATE VIEW mart.orders AS SELECT * FROM stg.orders;",
+    "report.sql": "INSERT INTO rep.daily SELECT * FROM mart.orders;",
+    "other.sql": "INSERT INTO rep.misc SELECT x FROM elsewhere;",
+}
+
+
+async def test_one_batch_in_reverse_order_extracts_each_file_once(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*reversed(CHAIN))
+    assert sorted(h.pool.extracted) == sorted(CHAIN)
+    assert h.writer.edges("report.sql") == {
+        ("rep.daily.id", "mart.orders.id"),
+        ("rep.daily.amount", "mart.orders.amount"),
+    }
+
+
+async def test_column_added_upstream_reextracts_exactly_the_dependants(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    h.pool.extracted.clear()
+    h.write("raw.sql", "CREATE TABLE raw.orders (id int, amount int, status text);")
+    await h.run("raw.sql")
+    assert sorted(h.pool.extracted) == ["mart.sql", "raw.sql", "report.sql", "stg.sql"]
+    assert ("rep.daily.status", "mart.orders.status") in h.writer.edges("report.sql")
+    # The same content again: nothing is extracted, nothing propagates.
+    h.pool.extracted.clear()
+    await h.run("raw.sql")
+    assert h.pool.extracted == []
+
+
+async def test_column_removed_and_table_deleted_upstream(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    h.write("raw.sql", "CREATE TABLE raw.orders (id int);")
+    await h.run("raw.sql")
+    assert h.writer.edges("report.sql") == {("rep.daily.id", "mart.orders.id")}
+    (tmp_path / "raw.sql").unlink()
+    h.pool.extracted.clear()
+    await h.run("raw.sql", change=Change.DELETED)
+    assert sorted(h.pool.extracted) == ["mart.sql", "report.sql", "stg.sql"]
+    assert h.writer.edges("report.sql") == set()
+    report = h.writer.files["r:report.sql"].lineage
+    assert report is not None and report.statements[0].unresolved == ("mart.orders.*",)
+
+
+async def test_cycle_terminates(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.write("a.sql", "CREATE VIEW a AS SELECT * FROM b;")
+    h.write("b.sql", "CREATE VIEW b AS SELECT * FROM a;")
+    h.write("c.sql", "CREATE VIEW c AS SELECT k FROM a;")
+    await h.run("a.sql", "b.sql", "c.sql")
+    h.write("b.sql", "CREATE VIEW b AS SELECT * FROM a UNION ALL SELECT 1 AS k;")
+    await h.run("b.sql")
+    assert len(h.pool.extracted) < 20
+    assert h.stage.stale_files() == []
+
+
+async def test_later_batch_waits_for_an_earlier_batch_defining_what_it_reads(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    first = {FileRef("r", n): h.event(n) for n in ("raw.sql", "stg.sql")}
+    second = {FileRef("r", n): h.event(n) for n in ("mart.sql", "report.sql")}
+    await asyncio.gather(h.pipeline.process(first), h.pipeline.process(second))
+    assert h.queue == []
+    assert sorted(h.pool.extracted) == ["mart.sql", "raw.sql", "report.sql", "stg.sql"]
+    assert ("rep.daily.amount", "mart.orders.amount") in h.writer.edges("report.sql")
+
+
+async def test_catalog_survives_a_restart_with_the_parse_cache(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    h = Harness(src, SchemaStage(cache.catalog))
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    await cache.close()
+
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    stage = SchemaStage(cache.catalog)
+    await stage.open()
+    assert stage.catalog.columns("mart.orders") == {"id": "UNKNOWN", "amount": "UNKNOWN"}
+    assert stage.stale_files() == []
+    again = Harness(src, stage)
+    again.writer.files = h.writer.files
+    await again.run(*CHAIN)  # a warm restart: every file current, nothing extracted
+    assert again.pool.extracted == []
+    await cache.close()
+
+
+async def test_a_file_the_catalog_does_not_know_is_extracted_even_if_the_graph_has_it(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    fresh = Harness(tmp_path)  # the cache (and with it the catalog) was lost
+    fresh.writer.files = h.writer.files
+    await fresh.run(*CHAIN)
+    assert sorted(fresh.pool.extracted) == sorted(CHAIN)
+    assert fresh.stage.catalog.tables() == h.stage.catalog.tables()
+
+
+def test_reconcile_events_come_definitions_first(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    events = [h.event(n) for n in sorted(CHAIN)] + [h.event("gone.sql", Change.DELETED)]
+    ordered = [e.ref.path for e in order_events(events)]
+    assert ordered[0] == "gone.sql"
+    assert ordered.index("raw.sql") < ordered.index("stg.sql") < ordered.index("mart.sql")
+    assert ordered.index("mart.sql") < ordered.index("report.sql")
