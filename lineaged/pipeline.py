@@ -168,6 +168,15 @@ class Pipeline:
     # -- the stages --------------------------------------------------------------------
 
     async def _updates_for(self, events: list[FileEvent]) -> list[FileUpdate]:
+        if self._schema is None:
+            return await self._updates(events, None)
+        ticket = self._schema.enter()
+        try:
+            return await self._updates(events, ticket)
+        finally:
+            await self._schema.release(ticket)
+
+    async def _updates(self, events: list[FileEvent], ticket: Any) -> list[FileUpdate]:
         # The disk at processing time decides: a deletion planned earlier (by a rescan,
         # or an event older than a re-creation) is stale if the file is back.
         deletes = [e for e in events if e.change is Change.DELETED and not _is_file(e.abs_path)]
@@ -188,30 +197,29 @@ class Pipeline:
         if self._schema is None:
             updates.extend(await self._extract_all(present))
         else:
-            updates.extend(await self._extract_in_waves(present))
+            updates.extend(await self._extract_in_waves(present, ticket))
         return updates
 
     # -- corpus schema (lineaged/catalog) ----------------------------------------------
 
-    async def _extract_in_waves(self, reads: list[ReadResult]) -> list[FileUpdate]:
+    async def _extract_in_waves(self, reads: list[ReadResult], ticket: Any) -> list[FileUpdate]:
         """Extract definitions before their readers: in waves within the batch, after
         earlier batches that define what it reads; each wave's results go into the
         catalog before the next wave is extracted."""
         assert self._schema is not None
-        if not reads:
-            return []
         texts = [r.data or b"" for r in reads]
-        ticket = self._schema.claim(texts)
+        await self._schema.announce(ticket, texts)
         updates: list[FileUpdate] = []
-        try:
-            for wave in self._schema.waves(texts):
-                part = [reads[i] for i in wave]
+        # A live edit never waits for a backfill batch: if that batch changes what
+        # the edit read, the edit's file is simply re-queued afterwards.
+        backfill = min((r.event.priority for r in reads), default=Priority.LOW) >= Priority.LOW
+        for wave in self._schema.waves(texts):
+            part = [reads[i] for i in wave]
+            if backfill:
                 await self._schema.upstream_recorded(ticket, [texts[i] for i in wave])
-                done = await self._extract_all(part)
-                await self._record_schema(done, min(r.event.priority for r in part))
-                updates.extend(done)
-        finally:
-            await self._schema.release(ticket)
+            done = await self._extract_all(part)
+            await self._record_schema(done, min(r.event.priority for r in part))
+            updates.extend(done)
         return updates
 
     async def _record_schema(self, updates: list[FileUpdate], priority: Priority) -> None:

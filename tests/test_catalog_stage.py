@@ -77,12 +77,15 @@ class Harness:
         # The first comment line names the file in the pool's log.
         (self.root / name).write_text(f"-- {name}\n{sql}\n")
 
-    def event(self, name: str, change: Change = Change.CHANGED) -> FileEvent:
-        return FileEvent(FileRef("r", name), str(self.root / name), change, Priority.HIGH)
+    def event(
+        self, name: str, change: Change = Change.CHANGED, priority: Priority = Priority.HIGH
+    ) -> FileEvent:
+        return FileEvent(FileRef("r", name), str(self.root / name), change, priority)
 
     async def run(self, *names: str, change: Change = Change.CHANGED) -> None:
         """Process one batch, then whatever it re-queues, until quiet."""
-        await self.pipeline.process({FileRef("r", n): self.event(n, change) for n in names})
+        if names:
+            await self.pipeline.process({FileRef("r", n): self.event(n, change) for n in names})
         while self.queue:
             batch = {e.ref: e for e in self.queue}
             self.queue.clear()
@@ -161,12 +164,38 @@ async def test_later_batch_waits_for_an_earlier_batch_defining_what_it_reads(
     h = Harness(tmp_path)
     for name, sql in CHAIN.items():
         h.write(name, sql)
-    first = {FileRef("r", n): h.event(n) for n in ("raw.sql", "stg.sql")}
-    second = {FileRef("r", n): h.event(n) for n in ("mart.sql", "report.sql")}
+    low = Priority.LOW
+    first = {FileRef("r", n): h.event(n, priority=low) for n in ("raw.sql", "stg.sql")}
+    second = {FileRef("r", n): h.event(n, priority=low) for n in ("mart.sql", "report.sql")}
     await asyncio.gather(h.pipeline.process(first), h.pipeline.process(second))
     assert h.queue == []
     assert sorted(h.pool.extracted) == ["mart.sql", "raw.sql", "report.sql", "stg.sql"]
     assert ("rep.daily.amount", "mart.orders.amount") in h.writer.edges("report.sql")
+
+
+async def test_a_live_edit_does_not_wait_for_a_backfill_batch(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    gate = asyncio.Event()
+    extract_inline = h.pool.submit
+
+    async def held(priority: Priority, data: bytes, *args: Any) -> Any:
+        if priority == Priority.LOW:
+            await gate.wait()
+        return await extract_inline(priority, data, *args)
+
+    h.pool.submit = held  # type: ignore[method-assign]
+    backfill = {FileRef("r", "raw.sql"): h.event("raw.sql", priority=Priority.LOW)}
+    held_batch = asyncio.create_task(h.pipeline.process(backfill))
+    await asyncio.sleep(0.05)
+    live = {FileRef("r", "stg.sql"): h.event("stg.sql")}
+    await asyncio.wait_for(h.pipeline.process(live), 10)  # not held behind the backfill
+    assert not held_batch.done()
+    gate.set()
+    await held_batch
+    await h.run()  # the edit read raw.orders before it was known: it goes round again
+    assert ("stg.orders.amount", "raw.orders.amount") in h.writer.edges("stg.sql")
 
 
 async def test_catalog_survives_a_restart_with_the_parse_cache(tmp_path: Path) -> None:

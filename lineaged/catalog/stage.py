@@ -57,8 +57,10 @@ class SchemaStats:
 
 @dataclass(slots=True)
 class _Ticket:
+    """A batch in flight, numbered in the order batches start."""
+
     seq: int
-    writes: set[bytes]
+    writes: set[bytes] | None = None  # None until its files are read
 
 
 class SchemaStage:
@@ -107,24 +109,35 @@ class SchemaStage:
     def waves(self, texts: Sequence[bytes]) -> list[list[int]]:
         return definition_waves(texts)
 
-    def claim(self, texts: Sequence[bytes]) -> _Ticket:
-        """Announce a batch: what it seems to define, so later batches wait for it."""
-        writes: set[bytes] = set()
-        for text in texts:
-            writes |= {w.rsplit(b".", 1)[-1] for w in written_and_read(text)[0]}
-        ticket = _Ticket(next(self._seq), writes)
+    def enter(self) -> _Ticket:
+        """A batch starts (call before its first await, so numbers follow the order
+        in which batches left the batcher)."""
+        ticket = _Ticket(next(self._seq))
         self._open[ticket.seq] = ticket
         return ticket
 
+    async def announce(self, ticket: _Ticket, texts: Sequence[bytes]) -> None:
+        """What the batch seems to define, so that later batches wait for it."""
+        writes: set[bytes] = set()
+        for text in texts:
+            writes |= {w.rsplit(b".", 1)[-1] for w in written_and_read(text)[0]}
+        ticket.writes = writes
+        async with self._recorded:
+            self._recorded.notify_all()
+
     async def upstream_recorded(self, ticket: _Ticket, texts: Sequence[bytes]) -> None:
         """Wait until no earlier batch still in flight seems to define a table these
-        texts read. Only earlier batches are waited for, so this cannot deadlock."""
+        texts read (or has not said yet what it defines). Only earlier batches are
+        waited for, and they never wait for later ones, so this cannot deadlock."""
         reads: set[bytes] = set()
         for text in texts:
             reads |= {r.rsplit(b".", 1)[-1] for r in written_and_read(text)[1]}
 
         def clear() -> bool:
-            return not any(t.seq < ticket.seq and t.writes & reads for t in self._open.values())
+            return not any(
+                t.seq < ticket.seq and (t.writes is None or t.writes & reads)
+                for t in self._open.values()
+            )
 
         if reads and not clear():
             async with self._recorded:
