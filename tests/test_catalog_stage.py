@@ -243,3 +243,34 @@ def test_reconcile_events_come_definitions_first(tmp_path: Path) -> None:
     assert ordered[0] == "gone.sql"
     assert ordered.index("raw.sql") < ordered.index("stg.sql") < ordered.index("mart.sql")
     assert ordered.index("mart.sql") < ordered.index("report.sql")
+
+
+async def test_extract_dir_gives_what_the_daemon_stores(tmp_path: Path, capsysbinary) -> None:
+    import argparse
+
+    import orjson
+
+    from lineaged.extract import cli
+
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    h.write("dup.sql", "CREATE VIEW stg.orders AS SELECT id FROM raw.orders;")
+    await h.run(*reversed([*CHAIN, "dup.sql"]))
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["extract", str(tmp_path), "--json"])
+    capsysbinary.readouterr()  # the pipeline's log lines
+    assert args.func(args) == 0
+    printed = {}
+    for line in capsysbinary.readouterr().out.splitlines():
+        doc = orjson.loads(line)
+        printed[Path(doc.pop("path")).name] = doc
+    stored = {}
+    for ref_id, update in h.writer.files.items():
+        assert update.lineage is not None
+        stored[ref_id.split(":", 1)[1]] = update.lineage.to_dict()
+    assert set(printed) == set(stored)
+    for name, doc in printed.items():
+        doc.pop("sha256")
+        assert doc == stored[name], name
