@@ -116,10 +116,4 @@ class StatCache:
         await self._write("stat_delete", "DELETE FROM stat_cache WHERE root = ?", [(root,)])
 
     async def _write(self, operation: str, sql: str, rows: Sequence[tuple]) -> None:
-        if not rows or not self._store.usable:
-            return
-        try:
-            async with self._store.write() as conn:
-                await conn.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            self._store.failed(operation, exc)
+        await self._store.write_rows(operation, sql, rows)

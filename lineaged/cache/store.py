@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -257,6 +257,17 @@ class CacheStore:
                 if conn.in_transaction:
                     await conn.execute("ROLLBACK")
                 raise
+
+    async def write_rows(self, operation: str, sql: str, rows: Sequence[tuple]) -> None:
+        """`executemany` in one transaction; never raises (a failure is `failed()`),
+        does nothing when there are no rows or the store is not usable."""
+        if not rows or not self.usable:
+            return
+        try:
+            async with self.write() as conn:
+                await conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            self.failed(operation, exc)
 
     def failed(self, operation: str, exc: sqlite3.Error) -> None:
         """Record a runtime failure of `operation`. Corruption ends cache use for this run

@@ -164,10 +164,7 @@ def dependants(tree: Tree, path: str) -> set[str]:
     """Files whose result changes when `path`'s table gains a column: every reader of
     a table whose column list changed; a file passes the change on only through its
     star (`SELECT *`, `a.*`), not through a column it names (`b.id`)."""
-    readers: dict[str, set[str]] = {}
-    for p, ups in tree.reads.items():
-        for u in ups:
-            readers.setdefault(u, set()).add(p)
+    readers = _readers(tree)
     out: set[str] = set()
     changed = [path]
     while changed:
@@ -180,11 +177,16 @@ def dependants(tree: Tree, path: str) -> set[str]:
     return out
 
 
-def transitive_readers(tree: Tree, path: str) -> set[str]:
+def _readers(tree: Tree) -> dict[str, set[str]]:
     readers: dict[str, set[str]] = {}
     for p, ups in tree.reads.items():
         for u in ups:
             readers.setdefault(u, set()).add(p)
+    return readers
+
+
+def transitive_readers(tree: Tree, path: str) -> set[str]:
+    readers = _readers(tree)
     out: set[str] = set()
     todo = [path]
     while todo:
@@ -245,8 +247,8 @@ async def main() -> None:
         assert again == expected, (sorted(again - expected), sorted(expected - again))
         readers = len(transitive_readers(tree, base))
         print(
-            f"change    {base} (+1 column): {redone} files re-extracted, the same set as "
-            f"the {len(expected)} files whose results depend on its columns ({readers} "
+            f"change    {base} (+1 column): {redone} re-extractions of {len(again)} files, "
+            f"exactly the {len(expected)} whose results depend on its columns ({readers} "
             f"transitive readers at table level); {len(paths)} files in the tree"
         )
 
