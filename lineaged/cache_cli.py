@@ -46,7 +46,7 @@ _EXAMPLES = {
 }
 _HELP = {
     "stats": "entries, bytes, hit rate, evictions, stat-cache size",
-    "clear": "empty the parse cache and the stat cache",
+    "clear": "empty the parse cache, the stat cache and the schema catalog",
     "vacuum": "compact the file (safe while the daemon runs; it waits for the lock)",
     "verify": "integrity check, running totals, decode every entry; exit 1 on any problem",
 }

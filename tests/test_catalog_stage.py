@@ -274,3 +274,21 @@ async def test_extract_dir_gives_what_the_daemon_stores(tmp_path: Path, capsysbi
     for name, doc in printed.items():
         doc.pop("sha256")
         assert doc == stored[name], name
+
+
+async def test_cache_clear_forgets_the_catalog_too(tmp_path: Path) -> None:
+    from lineaged.cache import clear_cache
+
+    src = tmp_path / "src"
+    src.mkdir()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    h = Harness(src, SchemaStage(cache.catalog))
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    assert len(await cache.catalog.load()) == len(CHAIN)
+    await cache.close()
+    await clear_cache(tmp_path / "cache.sqlite")
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    assert await cache.catalog.load() == {}
+    await cache.close()

@@ -146,8 +146,8 @@ async def cache_stats(path: Path | str) -> FileStats:
 
 
 async def clear_cache(path: Path | str) -> ClearResult:
-    """Empty both caches and reset the counters. Costs the next start time, never
-    correctness (the graph is the ledger)."""
+    """Empty both caches (and the schema catalog kept with them) and reset the
+    counters. Costs the next start time, never correctness (the graph is the ledger)."""
     path = Path(path)
     conn = await _open_existing(path)
     try:
@@ -156,6 +156,9 @@ async def clear_cache(path: Path | str) -> ClearResult:
         try:
             entries = (await conn.execute("DELETE FROM parse_cache")).rowcount
             stat_entries = (await conn.execute("DELETE FROM stat_cache")).rowcount
+            # Without its records every file is extracted again, which also rebuilds
+            # the catalog: what "clear" promises.
+            await conn.execute("DELETE FROM catalog_files")
             await conn.execute(
                 "UPDATE cache_meta SET evictions = 0, expired = 0, hits = 0, misses = 0"
             )
