@@ -208,15 +208,15 @@ class Pipeline:
         catalog before the next wave is extracted."""
         assert self._schema is not None
         texts = [r.data or b"" for r in reads]
-        await self._schema.announce(ticket, texts)
+        waves = await self._schema.announce(ticket, texts)
         updates: list[FileUpdate] = []
         # A live edit never waits for a backfill batch: if that batch changes what
         # the edit read, the edit's file is simply re-queued afterwards.
         backfill = min((r.event.priority for r in reads), default=Priority.LOW) >= Priority.LOW
-        for wave in self._schema.waves(texts):
+        for wave in waves:
             part = [reads[i] for i in wave]
             if backfill:
-                await self._schema.upstream_recorded(ticket, [texts[i] for i in wave])
+                await self._schema.upstream_recorded(ticket, wave)
             done = await self._extract_all(part)
             await self._record_schema(done, min(r.event.priority for r in part))
             updates.extend(done)

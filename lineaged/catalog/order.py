@@ -93,11 +93,17 @@ def _order(waits_for: list[set[int]]) -> list[int]:
     return order
 
 
-def definition_waves(texts: Sequence[bytes]) -> list[list[int]]:
+Names = tuple[set[bytes], set[bytes]]
+
+
+def definition_waves(
+    texts: Sequence[bytes], names: Sequence[Names] | None = None
+) -> list[list[int]]:
     """`definition_order` cut into waves: a file comes in a later wave than every
     file (earlier in the order) it seems to read from, so each wave can be extracted
-    in parallel once the waves before it are in the catalog."""
-    waits_for = _upstreams([written_and_read(t) for t in texts])
+    in parallel once the waves before it are in the catalog. `names` are the texts'
+    `written_and_read`, when the caller has them already."""
+    waits_for = _upstreams(names if names is not None else [written_and_read(t) for t in texts])
     order = _order(waits_for)
     position = {i: n for n, i in enumerate(order)}
     level: dict[int, int] = {}

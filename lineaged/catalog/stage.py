@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
@@ -61,6 +61,7 @@ class _Ticket:
 
     seq: int
     writes: set[bytes] | None = None  # None until its files are read
+    reads: list[set[bytes]] = field(default_factory=list)  # per file, last name parts
 
 
 class SchemaStage:
@@ -106,9 +107,6 @@ class SchemaStage:
         record = self.catalog.records.get(file)
         return self.catalog.slice_for(data, record.used if record is not None else ())
 
-    def waves(self, texts: Sequence[bytes]) -> list[list[int]]:
-        return definition_waves(texts)
-
     def enter(self) -> _Ticket:
         """A batch starts (call before its first await, so numbers follow the order
         in which batches left the batcher)."""
@@ -116,22 +114,23 @@ class SchemaStage:
         self._open[ticket.seq] = ticket
         return ticket
 
-    async def announce(self, ticket: _Ticket, texts: Sequence[bytes]) -> None:
-        """What the batch seems to define, so that later batches wait for it."""
-        writes: set[bytes] = set()
-        for text in texts:
-            writes |= {w.rsplit(b".", 1)[-1] for w in written_and_read(text)[0]}
-        ticket.writes = writes
+    async def announce(self, ticket: _Ticket, texts: Sequence[bytes]) -> list[list[int]]:
+        """What the batch seems to define, so that later batches wait for it. Returns
+        the batch's extraction waves (definitions first)."""
+        names = [written_and_read(t) for t in texts]
+        ticket.writes = {_last(w) for writes, _ in names for w in writes}
+        ticket.reads = [{_last(r) for r in reads} for _, reads in names]
         async with self._recorded:
             self._recorded.notify_all()
+        return definition_waves(texts, names)
 
-    async def upstream_recorded(self, ticket: _Ticket, texts: Sequence[bytes]) -> None:
+    async def upstream_recorded(self, ticket: _Ticket, files: Sequence[int]) -> None:
         """Wait until no earlier batch still in flight seems to define a table these
-        texts read (or has not said yet what it defines). Only earlier batches are
-        waited for, and they never wait for later ones, so this cannot deadlock."""
+        files of the batch read (or has not said yet what it defines). Only earlier
+        batches are waited for, and they never wait for later ones: no deadlock."""
         reads: set[bytes] = set()
-        for text in texts:
-            reads |= {r.rsplit(b".", 1)[-1] for r in written_and_read(text)[1]}
+        for i in files:
+            reads |= ticket.reads[i]
 
         def clear() -> bool:
             return not any(
@@ -212,6 +211,10 @@ class SchemaStage:
                 log.warning(
                     "schema_conflict", table=c.table, chosen=c.chosen, others=list(c.others)
                 )
+
+
+def _last(name: bytes) -> bytes:
+    return name.rsplit(b".", 1)[-1]
 
 
 def explicit_layers(contexts: Mapping[str, RootContext]) -> dict[str, TableColumns]:

@@ -1,6 +1,7 @@
 """Corpus-wide schema: how much extraction a cold ingest and an upstream change cost.
 
     .venv/bin/python tests/bench/bench_schema.py [--files 600] [--batch 100] [--seed 1]
+    .venv/bin/python tests/bench/bench_schema.py --overhead [--files 600]
 
 A generated tree where most files `SELECT *` from the table another file defines:
 ~8 % base tables (CREATE TABLE with 12-20 typed columns), the rest views, CTAS and
@@ -18,6 +19,11 @@ counts calls and their CPU time):
   unordered  the same with events in path order (what ordering saves);
   change     one base table gains a column: files re-extracted vs the files that
              really depend on it (transitive readers, from the generator's graph).
+
+`--overhead`: what the stage costs where there is nothing to resolve across files:
+bench_extract.py's warehouse-style files through the real worker pool, the daemon's
+Pipeline with and without the SchemaStage (incl. `order_events`), alternating runs,
+wall time.
 """
 
 from __future__ import annotations
@@ -197,12 +203,84 @@ def transitive_readers(tree: Tree, path: str) -> set[str]:
     return out
 
 
+async def timed_pipeline(root: Path, pool: Any, with_schema: bool) -> float:
+    from lineaged.batcher import Batcher
+    from lineaged.paths import RootMatcher
+    from lineaged.reconcile import plan_root
+
+    settings = RootSettings("wh", root)
+    writer = StateWriter()
+    stage = SchemaStage() if with_schema else None
+    pipe = Pipeline(
+        {"wh": RootContext(settings)}, pool, writer, extract_fn_version=EXTRACTOR_VERSION,
+        schema=stage,
+    )  # fmt: skip
+    backfill = Batcher(debounce_s=0, max_batch=500, max_latency_s=1)
+    slots = asyncio.Semaphore(2)
+    started = time.perf_counter()
+
+    async def no_graph(_root: str) -> dict[str, Any]:
+        return {}
+
+    plan = await plan_root(RootMatcher(settings), no_graph)
+    events = await asyncio.to_thread(order_events, plan.events) if with_schema else plan.events
+    for ev in events:
+        backfill.add(ev)
+    backfill.close()
+    tasks = []
+    async for batch in backfill.batches():
+        await slots.acquire()
+
+        async def run(b: Any = batch) -> None:
+            try:
+                await pipe.process(b)
+            finally:
+                slots.release()
+
+        tasks.append(asyncio.create_task(run()))
+    await asyncio.gather(*tasks)
+    assert len(writer.files) == len(plan.events)
+    return time.perf_counter() - started
+
+
+async def overhead(n: int) -> None:
+    import os
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_extract import corpus
+
+    from lineaged.pool import PriorityPool
+    from lineaged.worker import extract_task, init_worker
+
+    workers = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, text in enumerate(corpus(n)):
+            (root / f"f{i:05d}.sql").write_text(text)
+        pool = PriorityPool(
+            extract_task, workers=workers, initializer=init_worker, preload=("lineaged.worker",)
+        )
+        await pool.start()
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for with_schema in (False, True) * 3:
+            times[with_schema].append(await timed_pipeline(root, pool, with_schema))
+        await pool.close()
+    plain, staged = min(times[False]), min(times[True])
+    print(f"{n} warehouse-style files, {workers} workers (best of 3 each)")
+    print(f"pipeline              {plain:6.2f} s")
+    print(f"pipeline + schema     {staged:6.2f} s  ({staged / plain:.2f}x)")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--overhead", action="store_true")
     args = parser.parse_args()
+    if args.overhead:
+        await overhead(args.files)
+        return
     tree = generate(args.files, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
