@@ -23,6 +23,7 @@ from lineaged.batcher import Batch
 from lineaged.config import RootSettings
 from lineaged.model import Change, FileEvent, FileLineage, FileRef, FileUpdate, Priority
 from lineaged.pool import PoolClosed, WorkerCrashed
+from lineaged.reading import NotRegularFile, read_file
 
 if TYPE_CHECKING:
     from lineaged.catalog.stage import SchemaStage
@@ -88,16 +89,21 @@ def read_and_hash(events: Sequence[FileEvent]) -> list[ReadResult]:
     out = []
     for ev in events:
         try:
-            with open(ev.abs_path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                data = fh.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            content = read_file(ev.abs_path)
+        except (FileNotFoundError, NotADirectoryError):
             out.append(ReadResult(ev, None, None))
             continue
-        except OSError as exc:
-            out.append(ReadResult(ev, b"", None, f"cannot read file: {exc.strerror}"))
+        except NotRegularFile as exc:
+            # Not ours, exactly as the walk decides: no File node (a file it replaced
+            # is deleted from the graph).
+            log.warning("not_a_regular_file", file=ev.ref.id, error=str(exc))
+            out.append(ReadResult(ev, None, None))
             continue
-        out.append(ReadResult(ev, data, hashlib.sha256(data).hexdigest(), None, st))
+        if content.error is not None:
+            out.append(ReadResult(ev, b"", None, content.error))
+            continue
+        sha = hashlib.sha256(content.data).hexdigest()
+        out.append(ReadResult(ev, content.data, sha, None, content.stat))
     return out
 
 

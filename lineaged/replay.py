@@ -103,14 +103,16 @@ async def replay(settings: Settings, driver: AsyncDriver, dead: DeadLetters) -> 
 def _update_from_disk(root: RootSettings, letter: DeadLetter) -> FileUpdate | str:
     """The update that replays `letter`, or why it cannot be replayed."""
     from lineaged.extract import extract, load_schema_file
+    from lineaged.reading import NotRegularFile, read_file
 
     ref = FileRef(letter.root, letter.path)
     try:
-        data = (root.path / letter.path).read_bytes()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return FileUpdate(ref, None, root.dialect, None)
-    except OSError as exc:
-        return f"cannot read file: {exc.strerror}"
+        content = read_file(str(root.path / letter.path))
+    except (FileNotFoundError, NotADirectoryError, NotRegularFile):
+        return FileUpdate(ref, None, root.dialect, None)  # gone, or no longer a file
+    if content.error is not None:
+        return content.error
+    data = content.data
     schema = load_schema_file(root.schema_file) if root.schema_file else None
     lineage = extract(
         data,

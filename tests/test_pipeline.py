@@ -3,15 +3,21 @@ records what it is given."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION, extract
 from lineaged.model import Change, FileEvent, FileRef, FileUpdate, Priority
-from lineaged.pipeline import Pipeline, RootContext
+from lineaged.pipeline import Pipeline, RootContext, read_and_hash
 
 
 class InlinePool:
@@ -72,3 +78,99 @@ async def test_live_batches_ask_for_the_urgent_write_lane(tmp_path: Path) -> Non
     await pipeline.process({ref: FileEvent(ref, path, Change.CHANGED, Priority.LOW)})
     await pipeline.process({ref: FileEvent(ref, path, Change.CHANGED, Priority.HIGH)})
     assert writer.urgent == [False, True]
+
+
+def _read_in_thread(events: list[FileEvent], fifo: Path, timeout: float = 10.0) -> list[Any]:
+    """read_and_hash in a thread; if it is still blocked after `timeout`, open the FIFO
+    for writing to release it (so the test fails instead of hanging) and fail."""
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(read_and_hash(events)), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(5)
+        pytest.fail("reading the batch blocked on a FIFO")
+    return out[0]
+
+
+def test_a_fifo_named_sql_is_never_opened_and_the_rest_of_the_batch_is_read(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "pipe.sql"
+    os.mkfifo(fifo)
+    (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
+    events = [
+        FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
+        for n in ("pipe.sql", "good.sql")
+    ]
+    pipe, good = _read_in_thread(events, fifo)
+    assert pipe.data is None  # not a regular file: not ours, like the walk decides
+    assert good.data == b"INSERT INTO a SELECT b FROM c" and good.sha256
+
+
+async def test_non_regular_entries_get_no_file_node_and_the_batch_proceeds(
+    tmp_path: Path,
+) -> None:
+    os.mkfifo(tmp_path / "pipe.sql")
+    os.symlink("/dev/zero", tmp_path / "zero.sql")
+    (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
+    writer = RecordingWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    batch = {
+        FileRef("r", n): FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
+        for n in ("pipe.sql", "zero.sql", "good.sql")
+    }
+    with structlog.testing.capture_logs() as logs:
+        await asyncio.wait_for(pipeline.process(batch), 30)
+    by_path = {u.ref.path: u for u in writer.written}
+    assert by_path["good.sql"].lineage is not None
+    assert by_path["pipe.sql"].deleted and by_path["zero.sql"].deleted
+    skipped = sorted(e["error"] for e in logs if e["event"] == "not_a_regular_file")
+    assert skipped == [
+        f"not a regular file (FIFO): {tmp_path / 'pipe.sql'}",
+        f"not a regular file (character device): {tmp_path / 'zero.sql'}",
+    ]
+
+
+_READ_DEV_ZERO = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from lineaged.model import Change, FileEvent, FileRef
+from lineaged.pipeline import read_and_hash
+[r] = read_and_hash([FileEvent(FileRef("r", "zero.sql"), sys.argv[1], Change.CHANGED)])
+print("absent" if r.data is None else len(r.data))
+"""
+
+
+def test_a_link_to_dev_zero_is_not_read_without_bound(tmp_path: Path) -> None:
+    os.symlink("/dev/zero", tmp_path / "zero.sql")
+    # In a child with 1 GiB of address space: an unbounded read dies there, not here.
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_DEV_ZERO, str(tmp_path / "zero.sql")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "absent"
+
+
+async def test_a_huge_file_gets_a_clear_error_without_being_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.sql"
+    with huge.open("wb") as fh:  # sparse: 64 GiB of apparent size, no disk used
+        fh.truncate(64 << 30)
+    (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
+    writer = RecordingWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    batch = {
+        FileRef("r", n): FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
+        for n in ("huge.sql", "good.sql")
+    }
+    await asyncio.wait_for(pipeline.process(batch), 60)
+    by_path = {u.ref.path: u for u in writer.written}
+    assert by_path["good.sql"].lineage is not None and by_path["good.sql"].lineage.error is None
+    lineage = by_path["huge.sql"].lineage
+    assert lineage is not None and lineage.error is not None
+    assert lineage.error.startswith("file too large: 68719476736 bytes (limit ")
