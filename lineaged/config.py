@@ -7,6 +7,7 @@ print one line and exit non-zero instead of a traceback.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -128,7 +129,30 @@ class Settings:
         return ms / 1000.0
 
 
+_PASSWORD_NOT_HERE = (
+    "neo4j.password: passwords are not read from config files; set NEO4J_PASSWORD or "
+    "LINEAGED_NEO4J_PASSWORD, point neo4j.password_file at a file, or use systemd's "
+    "LoadCredential=neo4j-password"
+)
 _LOG_LEVELS = {"debug", "info", "warning", "error"}
+# Upper bounds: far above any real use, low enough that a typo (1e20, an extra few
+# zeros) is caught by check-config instead of forking without end or overflowing a
+# timer. Durations in seconds are bounded by _MAX_SECONDS.
+_MAX_SECONDS = 7 * 24 * 3600.0
+_UPPER_BOUNDS = {
+    "pool.workers": 256,
+    "pool.recycle_after": 1_000_000_000,
+    "pool.memory_limit_mb": 64 * 1024 * 1024,
+    "batch.max_batch": 100_000,
+    "batch.debounce_ms": _MAX_SECONDS * 1000,
+    "batch.realtime_debounce_ms": _MAX_SECONDS * 1000,
+    "batch.max_latency_ms": _MAX_SECONDS * 1000,
+    "writer.rows_per_tx": 10_000_000,
+    "writer.max_concurrent_tx": 64,
+    "cache.max_entries": 1_000_000_000,
+    "cache.max_mb": 64 * 1024 * 1024,
+    "cache.ttl_days": 36_500,
+}
 _LOG_FORMATS = {"auto", "json", "console"}
 
 
@@ -162,8 +186,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); not a config file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
 
 
 # LINEAGED_<SECTION>_<KEY>, e.g. LINEAGED_BATCH_DEBOUNCE_MS=50. The conventional
@@ -205,6 +235,9 @@ def _build_settings(raw: dict[str, Any], base_dir: Path) -> Settings:
     if not isinstance(roots_raw, list):
         raise ConfigError("roots: expected an array of tables ([[roots]])")
     roots = tuple(_build_root(item, i, base_dir) for i, item in enumerate(roots_raw))
+    neo4j = raw.get("neo4j")
+    if isinstance(neo4j, dict) and "password" in neo4j:
+        raise ConfigError(_PASSWORD_NOT_HERE)
     sections: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         if f.name in ("roots", "realtime"):
@@ -289,6 +322,8 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         if not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return typ(value)
     if typ is Path:
         if not isinstance(value, str | Path):
@@ -327,6 +362,7 @@ def _find_password(neo4j: Neo4jSettings, env: Mapping[str, str]) -> str:
 
 
 def _validate(settings: Settings) -> None:
+    _validate_upper_bounds(settings)
     names: set[str] = set()
     for i, root in enumerate(settings.roots):
         where = f"roots[{i}]"
@@ -367,6 +403,21 @@ def _validate(settings: Settings) -> None:
         ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
     ):
         raise ConfigError(f"neo4j.uri: not a bolt:// or neo4j:// URI: {settings.neo4j.uri}")
+
+
+def _validate_upper_bounds(settings: Settings) -> None:
+    for f in dataclasses.fields(Settings):
+        section = getattr(settings, f.name)
+        if not dataclasses.is_dataclass(section):
+            continue
+        for field_ in dataclasses.fields(section):
+            value = getattr(section, field_.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            key = f"{f.name}.{field_.name}"
+            high = _UPPER_BOUNDS.get(key, _MAX_SECONDS if key.endswith("_s") else None)
+            if high is not None and value > high:
+                raise ConfigError(f"{key}: must be at most {high:g}, got {value:g}")
 
 
 def _validate_service(service: ServiceSettings) -> None:

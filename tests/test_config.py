@@ -128,3 +128,89 @@ def test_check_config_hides_the_password(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "hunter2" not in proc.stdout
     assert "password=set" in proc.stdout
+
+
+def _unreadable(tmp_path: Path) -> Path:
+    # A path whose open() fails with something other than "not found": a file used as
+    # a directory (works as root too, unlike chmod 000).
+    (tmp_path / "plain").write_text("")
+    return tmp_path / "plain" / "config.toml"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: write(p, BASE).with_name("config.toml"), None),
+        (lambda p: p, "is a directory"),
+        (_unreadable, "cannot read"),
+        (
+            lambda p: (p / "bin.toml", (p / "bin.toml").write_bytes(b"\xff\xfe\x00a = 1"))[0],
+            "not UTF-8",
+        ),
+    ],
+    ids=["ok", "directory", "unreadable", "binary"],
+)
+def test_config_files_that_cannot_be_read_are_one_line_errors(
+    tmp_path: Path, make, message: str | None
+) -> None:
+    path = make(tmp_path)
+    if message is None:
+        assert load_settings(path, env={}).roots[0].name == "wh"
+        return
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        load_settings(path, env={})
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary", "password"])
+def test_cli_config_crashes_are_one_line_and_exit_2(tmp_path: Path, kind: str) -> None:
+    if kind == "directory":
+        cfg = tmp_path
+    elif kind == "binary":
+        cfg = tmp_path / "bin.toml"
+        cfg.write_bytes(bytes(range(256)))
+    else:
+        cfg = write(tmp_path, BASE + "[neo4j]\npassword = 'hunter2'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lineaged.cli", "check-config", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("lineaged: config error: ")
+    assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_a_password_in_the_file_is_an_error_saying_where_passwords_go(tmp_path: Path) -> None:
+    cfg = write(tmp_path, BASE + "[neo4j]\npassword = 'hunter2'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, env={"NEO4J_PASSWORD": "other"})
+    message = str(info.value)
+    assert message.startswith("neo4j.password: ")
+    assert "NEO4J_PASSWORD" in message and "neo4j.password_file" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("[pool]\nworkers = 1e20\n", "pool.workers: must be"),
+        ("[pool]\nworkers = 100000\n", "pool.workers: must be"),
+        ("[pool]\ntask_timeout_s = nan\n", "pool.task_timeout_s: expected a finite number"),
+        ("[batch]\ndebounce_ms = inf\n", "batch.debounce_ms: expected a finite number"),
+        ("[writer]\nmax_concurrent_tx = 1e9\n", "writer.max_concurrent_tx: must be"),
+        ("[batch]\nmax_batch = 1e12\n", "batch.max_batch: must be"),
+        ("[service]\ndrain_deadline_s = 1e300\n", "service.drain_deadline_s: must be"),
+        ("[watch]\nrescan_interval_s = 1e300\n", "watch.rescan_interval_s: must be"),
+    ],
+)
+def test_absurd_numbers_are_rejected(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(write(tmp_path, BASE + extra), env={})
+    with pytest.raises(ConfigError, match=re.escape(message.split(":")[0])):
+        section, rest = extra.strip("[").split("]\n")
+        key, value = rest.strip().split(" = ")
+        env = {f"LINEAGED_{section.upper()}_{key.upper()}": value}
+        load_settings(write(tmp_path, BASE), env=env)
