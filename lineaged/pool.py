@@ -29,6 +29,7 @@ from typing import Any
 import psutil
 import structlog
 
+from lineaged.lifeline import die_with
 from lineaged.model import Priority
 
 log = structlog.get_logger(__name__)
@@ -165,7 +166,10 @@ class PriorityPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=self._ctx, initializer=self._initializer
+            max_workers=self.workers,
+            mp_context=self._ctx,
+            initializer=_start_worker,
+            initargs=(os.getpid(), self._initializer),
         )
         self._in_flight[executor] = set()
         self._executor_tasks = 0
@@ -305,6 +309,12 @@ class PriorityPool:
 
     def _tree_rss(self) -> int:
         return tree_rss()
+
+
+def _start_worker(daemon_pid: int, initializer: Callable[[], None] | None) -> None:
+    die_with(daemon_pid)
+    if initializer is not None:
+        initializer()
 
 
 def _warm() -> None:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -160,3 +164,33 @@ async def test_task_durations_are_reported() -> None:
     finally:
         await pool.close()
     assert len(seen) == 2 and seen[0] >= 0.2
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "fork", "spawn"])
+def test_kill_9_of_the_parent_leaves_no_worker_or_helper_running(start_method: str) -> None:
+    """Workers, the forkserver and the resource tracker die with their parent, also
+    when it is killed with SIGKILL (no drain, no atexit) outside systemd."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("pool_orphans.py")), start_method],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    helpers: list[psutil.Process] = []
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line, "the pool did not start"
+        parent = psutil.Process(proc.pid)
+        helpers = parent.children(recursive=True)
+        workers = {int(p) for p in line.split()[1:]}
+        assert len(workers) == 2 and workers <= {p.pid for p in helpers}
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        _gone, alive = psutil.wait_procs(helpers, timeout=30)
+        assert alive == [], [(p.pid, p.cmdline()[:3]) for p in alive]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in helpers:  # so that a failure here leaves nothing behind either
+            with contextlib.suppress(psutil.Error):
+                p.kill()
