@@ -6,7 +6,10 @@ of tasks is ever handed to the executor (the queue lives here, so priorities sti
 apply), and recycling replaces the whole executor after `recycle_after` tasks: new
 tasks go to a fresh executor while the old one finishes what it holds.
 
-A task that outlives `task_timeout_s` is answered with a TimeoutError; its executor is
+A task that runs longer than `task_timeout_s` is answered with a TimeoutError. The
+clock is the task's own: the worker stamps the moment it starts running the task into
+shared memory, so time spent queued behind another task or waiting for a fresh worker
+to start (after a recycle, on a loaded machine, seconds) never counts. Its executor is
 killed (there is no way to kill one ProcessPoolExecutor worker) and the other tasks that
 were in flight in it are queued again, at the front of their priority. A task whose
 worker dies twice (segfault, OOM kill, os._exit) is answered with WorkerCrashed.
@@ -56,6 +59,10 @@ class _Task:
     bystander: bool = field(default=False, compare=False)
 
 
+class _NeverStarted(BrokenExecutor):
+    """No worker picked the task up in a time no healthy executor takes."""
+
+
 @dataclass
 class PoolStats:
     submitted: int = 0
@@ -98,6 +105,10 @@ class PriorityPool:
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(self.max_in_flight)
+        # One start stamp (time.monotonic() in the worker; 0 = not started) per task
+        # in flight: CLOCK_MONOTONIC is system-wide, so the two sides compare.
+        self._stamps = self._ctx.RawArray("d", self.max_in_flight)
+        self._free_stamps = list(range(self.max_in_flight))
         self._executor: ProcessPoolExecutor | None = None
         self._executor_tasks = 0
         self._in_flight: dict[ProcessPoolExecutor, set[_Task]] = {}
@@ -169,7 +180,7 @@ class PriorityPool:
             max_workers=self.workers,
             mp_context=self._ctx,
             initializer=_start_worker,
-            initargs=(os.getpid(), self._initializer),
+            initargs=(os.getpid(), self._initializer, self._stamps),
         )
         self._in_flight[executor] = set()
         self._executor_tasks = 0
@@ -224,9 +235,11 @@ class PriorityPool:
 
     async def _run(self, executor: ProcessPoolExecutor, task: _Task) -> None:
         started = time.monotonic()
+        stamp = self._free_stamps.pop()
+        self._stamps[stamp] = 0.0
         try:
-            cf = executor.submit(self._fn, *task.args)
-            result = await asyncio.wait_for(asyncio.wrap_future(cf), self.task_timeout_s)
+            cf = executor.submit(_run_stamped, stamp, self._fn, *task.args)
+            result = await self._result_in_time(asyncio.wrap_future(cf), stamp)
         except TimeoutError:
             self.stats.timeouts += 1
             self._answer(task, exc=TimeoutError(f"parse exceeded {self.task_timeout_s:g} s"))
@@ -245,6 +258,7 @@ class PriorityPool:
         else:
             self._answer(task, result=result)
         finally:
+            self._free_stamps.append(stamp)
             elapsed = time.monotonic() - started
             self.stats.busy_seconds += elapsed
             if self._on_task_done is not None:
@@ -253,6 +267,27 @@ class PriorityPool:
             self._slots.release()
             if executor is not self._executor and not self._in_flight.get(executor):
                 self._retire(executor)
+
+    async def _result_in_time(self, future: asyncio.Future[Any], stamp: int) -> Any:
+        """The task's result; TimeoutError once it has *run* for task_timeout_s."""
+        handed_over = time.monotonic()
+        while True:
+            started, now = self._stamps[stamp], time.monotonic()
+            if started:
+                left = started + self.task_timeout_s - now
+                if left <= 0:
+                    raise TimeoutError
+            else:
+                # Queued behind other tasks (each bounded by the timeout) or waiting
+                # for a worker to start: look again soon.
+                if now - handed_over > _START_ALLOWANCE_S + self.max_in_flight * (
+                    self.task_timeout_s
+                ):
+                    raise _NeverStarted("no worker started the task")
+                left = _QUEUED_POLL_S
+            done, _ = await asyncio.wait({future}, timeout=left)
+            if done:
+                return future.result()
 
     def _answer(self, task: _Task, *, result: Any = None, exc: BaseException | None = None) -> None:
         self.stats.completed += 1
@@ -311,10 +346,22 @@ class PriorityPool:
         return tree_rss()
 
 
-def _start_worker(daemon_pid: int, initializer: Callable[[], None] | None) -> None:
+_QUEUED_POLL_S = 0.05
+_START_ALLOWANCE_S = 120.0
+_STAMPS: Any = None  # in a worker: the pool's shared start stamps
+
+
+def _start_worker(daemon_pid: int, initializer: Callable[[], None] | None, stamps: Any) -> None:
+    global _STAMPS
     die_with(daemon_pid)
+    _STAMPS = stamps
     if initializer is not None:
         initializer()
+
+
+def _run_stamped(stamp: int, fn: Callable[..., Any], *args: Any) -> Any:
+    _STAMPS[stamp] = time.monotonic()
+    return fn(*args)
 
 
 def _warm() -> None:

@@ -38,3 +38,8 @@ def dispatch(kind: str, value: object, seconds: float = 0.0) -> object:
 
 def pid(_value: object) -> int:
     return os.getpid()
+
+
+def slow_start() -> None:
+    """An initializer as slow as a fresh worker on a loaded machine."""
+    time.sleep(3.0)

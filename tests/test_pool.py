@@ -194,3 +194,36 @@ def test_kill_9_of_the_parent_leaves_no_worker_or_helper_running(start_method: s
         for p in helpers:  # so that a failure here leaves nothing behind either
             with contextlib.suppress(psutil.Error):
                 p.kill()
+
+
+async def test_the_timeout_counts_run_time_not_time_queued_behind_another_task() -> None:
+    # One worker, two tasks handed to it at once: the second waits ~3.5 s in the
+    # executor's queue, then runs ~3.5 s. Neither ran longer than the 5 s timeout.
+    pool = await make_pool(workers=1, task_timeout_s=5.0)
+    try:
+        results = await asyncio.gather(
+            pool.submit(Priority.HIGH, "sleep", "first", 3.5),
+            pool.submit(Priority.HIGH, "sleep", "second", 3.5),
+            return_exceptions=True,
+        )
+        assert results == ["first", "second"]
+        assert pool.stats.timeouts == 0
+    finally:
+        await pool.close()
+
+
+async def test_the_timeout_does_not_count_a_fresh_workers_start_up() -> None:
+    # Recycling after every task: each task reaches a worker that is still starting
+    # (its initializer takes 3 s, longer than the 2 s timeout).
+    pool = await make_pool(
+        workers=1, task_timeout_s=2.0, recycle_after=1, initializer=pool_tasks.slow_start
+    )
+    try:
+        results = [await pool.submit(Priority.HIGH, "echo", i) for i in range(3)]
+        assert results == [0, 1, 2]
+        assert pool.stats.timeouts == 0 and pool.stats.recycles >= 2
+        # A task that really runs too long is still convicted.
+        with pytest.raises(TimeoutError):
+            await pool.submit(Priority.HIGH, "hang", 0)
+    finally:
+        await pool.close()
