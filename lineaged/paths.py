@@ -4,8 +4,10 @@ the symlink policy, and which files are CRITICAL.
 Symlinks: a link whose target lies inside the root is followed (a file reached through
 it counts under the link's path); a link leading outside the root is ignored unless the
 root sets `follow_symlinks`. Linked directories are descended only with
-`follow_symlinks` (inside the root their files are already found under their real
-path), and never twice (cycles).
+`follow_symlinks` and only when they lead outside the root (inside it their files are
+found under their real path, whatever order the walk meets them in), and never twice:
+directories are told apart by (device, inode), so a link loop is walked once and
+logged once. The watcher follows the same rules.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+import structlog
+
 from lineaged.config import RootSettings
 from lineaged.model import FileRef, Priority
+
+log = structlog.get_logger(__name__)
 
 
 @lru_cache(maxsize=256)
@@ -56,6 +62,7 @@ class RootMatcher:
         self._critical = [glob_to_regex(p) for p in root.critical]
         self.follow_symlinks = root.follow_symlinks
         self._real_base = os.path.realpath(self.base)
+        self._loops_logged: set[tuple[int, int]] = set()
 
     def relative(self, abs_path: str) -> str | None:
         if not abs_path.startswith(self.base + os.sep):
@@ -84,8 +91,9 @@ class RootMatcher:
     def link_allowed(self, abs_path: str) -> bool:
         """False for a symlink (at any level below the root) that leads outside the
         root while `follow_symlinks` is off; True for everything else."""
-        if self.follow_symlinks:
-            return True
+        return self.follow_symlinks or self.leads_inside(abs_path)
+
+    def leads_inside(self, abs_path: str) -> bool:
         real = os.path.realpath(abs_path)
         return real == self._real_base or real.startswith(self._real_base + os.sep)
 
@@ -116,12 +124,19 @@ class RootMatcher:
         if link and not self.link_allowed(entry.path):
             return None
         if entry.is_dir(follow_symlinks=True):
-            if link and not self.follow_symlinks:
+            if link and (not self.follow_symlinks or self.leads_inside(entry.path)):
                 return None
             key = _dir_key(entry.path)
-            if key not in seen_dirs:  # a link back up the tree would loop forever
+            if key not in seen_dirs:
                 seen_dirs.add(key)
                 stack.append(entry.path)
+            elif key not in self._loops_logged:  # a link back up the tree: walked once
+                self._loops_logged.add(key)
+                log.warning(
+                    "directory_loop_skipped",
+                    path=entry.path,
+                    error="directory already walked under another path (a link loop?)",
+                )
             return None
         if not entry.is_file(follow_symlinks=True):
             return None

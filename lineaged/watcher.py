@@ -153,6 +153,13 @@ class Watcher:
         observer.start()
         self._observer = observer
 
+    def watched_directories(self) -> int:
+        """Directories under an inotify watch, over all roots."""
+        if self._observer is None:
+            return 0
+        groups = [getattr(e, "_inotify", None) for e in self._observer.emitters]
+        return sum(len(getattr(g, "_active_callbacks_by_path", ())) for g in groups)
+
     def stop(self) -> None:
         if self._observer is None:
             return
@@ -192,7 +199,18 @@ def _new_observer(on_trouble: Trouble) -> BaseObserver:
 
 if sys.platform.startswith("linux"):
     from watchdog.observers.inotify import InotifyEmitter, InotifyWatchGroup
-    from watchdog.observers.inotify_c import InotifyFD
+    from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD
+
+    def _dir_key(path: bytes) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _inside(path: bytes, real_root: bytes) -> bool:
+        real = os.path.realpath(path)
+        return real == real_root or real.startswith(real_root + os.sep.encode())
 
     @dataclass
     class _GuardedWatchGroup(InotifyWatchGroup):
@@ -204,9 +222,42 @@ if sys.platform.startswith("linux"):
             super().on_queue_overflow()
             self.on_trouble("inotify queue overflow: events were lost")
 
-        def _add_callback(self, path: bytes) -> None:
-            # watchdog's version, except that a refused sub-directory watch is reported
-            # instead of swallowed: files below it would change unseen.
+        # Each directory is watched once, by (device, inode), under one path: with
+        # follow_symlinks, `ln -s . sub/link` makes os.walk (which watchdog uses) see
+        # sub/link/link/... without end, a watch and a log line per path, until
+        # MemoryError. In-root directory links are never descended: their target is
+        # watched under its real path (the walk in paths.py follows the same rule).
+        _wd_by_dir: dict[tuple[int, int], int] = field(default_factory=dict, init=False)
+        _dir_by_wd: dict[int, tuple[int, int]] = field(default_factory=dict, init=False)
+        _loops_logged: set[tuple[int, int]] = field(default_factory=set, init=False)
+
+        def _add_all_callbacks(self, path: bytes) -> None:
+            is_dir = os.path.isdir(path)
+            self._add_callback(path)
+            if not (is_dir and self.is_recursive):
+                return
+            for top, dirnames, _ in os.walk(path, followlinks=self.follow_symlink):
+                dirnames[:] = [d for d in dirnames if self._descend(os.path.join(top, d))]
+
+        def _descend(self, path: bytes) -> bool:
+            if os.path.islink(path) and (
+                not self.follow_symlink or _inside(path, self._real_root())
+            ):
+                return False
+            return self._add_callback(path)
+
+        def _real_root(self) -> bytes:
+            return os.path.realpath(self.path)
+
+        def _add_callback(self, path: bytes) -> bool:  # type: ignore[override]
+            """watchdog's version, except that a directory already watched under
+            another path is skipped (False), and a refused sub-directory watch is
+            reported instead of swallowed: files below it would change unseen."""
+            key = _dir_key(path)
+            known = self._wd_by_dir.get(key) if key is not None else None
+            if known is not None and known in self._active_callbacks_by_watch:
+                self._note_loop(path, key, self._active_callbacks_by_watch[known])
+                return False
             try:
                 wd = self._inotify_fd.add_callback(path, self.event_mask, self._callback, self._id)
             except OSError as exc:
@@ -214,9 +265,47 @@ if sys.platform.startswith("linux"):
                     raise
                 if exc.errno in _NO_ROOM:
                     self.on_trouble(f"cannot add watch: {os.fsdecode(path)}: {exc.strerror}")
-                return
+                return False
             self._active_callbacks_by_path[path] = wd
             self._active_callbacks_by_watch[wd] = path
+            if key is not None:
+                self._wd_by_dir[key] = wd
+                self._dir_by_wd[wd] = key
+            return True
+
+        def _remove_watch_internally(self, wd: Any) -> None:
+            super()._remove_watch_internally(wd)
+            key = self._dir_by_wd.pop(wd, None)
+            if key is not None and self._wd_by_dir.get(key) == wd:
+                del self._wd_by_dir[key]
+
+        def _recursive_simulate(self, src_path: bytes) -> list[Any]:
+            # watchdog's version descends with os.walk(followlinks=...) into every
+            # path, loops included; here only into directories watched under that path.
+            events = []
+            for top, dirnames, filenames in os.walk(src_path, followlinks=self.follow_symlink):
+                watched = self._active_callbacks_by_path
+                dirnames[:] = [d for d in dirnames if os.path.join(top, d) in watched]
+                wd_top = watched.get(top)
+                if wd_top is None:
+                    continue
+                for name in dirnames:
+                    mask = InotifyConstants.IN_CREATE | InotifyConstants.IN_ISDIR
+                    events.append(InotifyEvent(wd_top, mask, 0, name))
+                for name in filenames:
+                    events.append(InotifyEvent(wd_top, InotifyConstants.IN_CREATE, 0, name))
+            return events
+
+        def _note_loop(self, path: bytes, key: tuple[int, int], watched_as: bytes) -> None:
+            if key in self._loops_logged:
+                return
+            self._loops_logged.add(key)
+            log.warning(
+                "directory_loop_skipped",
+                path=os.fsdecode(path),
+                same_as=os.fsdecode(watched_as),
+                error="directory already watched under another path (a link loop?)",
+            )
 
     class _GuardedEmitter(InotifyEmitter):
         def __init__(self, *args: Any, on_trouble: Trouble, **kwargs: Any) -> None:

@@ -65,9 +65,8 @@ def test_symlink_policy_in_walk(tmp_path: Path) -> None:
 
     follow = RootMatcher(RootSettings("r", root, follow_symlinks=True))
     walked = sorted(rel for rel, _ in follow.walk())
-    # Every directory is descended once, whichever path reaches it first; no loop.
-    assert "out_link.sql" in walked and "out_dir/o.sql" in walked
-    assert len([p for p in walked if p.endswith("a.sql")]) == 1
+    # In-root directory links are not descended: files count under their real path.
+    assert walked == ["in_link.sql", "out_dir/o.sql", "out_link.sql", "real/a.sql"]
     st = dict(follow.walk())["out_link.sql"]
     assert st.st_ino == (outside / "o.sql").stat().st_ino, "stat must be the target's"
 
@@ -79,3 +78,25 @@ def test_critical_globs(tmp_path: Path) -> None:
     assert m.priority_for("finance/x.sql", Priority.LOW) is Priority.CRITICAL
     assert m.priority_for("a/b_sla.sql", Priority.HIGH) is Priority.CRITICAL
     assert m.priority_for("a/b.sql", Priority.HIGH) is Priority.HIGH
+
+
+def test_directory_link_loops_outside_the_root_are_walked_once_and_logged_once(
+    tmp_path: Path,
+) -> None:
+    import structlog
+
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    os.symlink(".", root / "sub" / "link")  # in-root: never descended
+    os.symlink(".", root / "sub" / "link2")
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "o.sql").write_text("select 1")
+    os.symlink(outside, outside / "deep" / "back")  # a loop outside the root
+    os.symlink(outside, root / "out")
+    m = RootMatcher(RootSettings("r", root, follow_symlinks=True))
+    with structlog.testing.capture_logs() as logs:
+        assert [rel for rel, _ in m.walk()] == ["out/deep/o.sql"]
+        assert [rel for rel, _ in m.walk()] == ["out/deep/o.sql"]  # a rescan
+    loops = [e for e in logs if e["event"] == "directory_loop_skipped"]
+    assert [e["path"] for e in loops] == [str(root / "out" / "deep" / "back")]

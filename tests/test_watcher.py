@@ -254,3 +254,41 @@ async def test_a_root_that_cannot_be_watched_is_rescanned_not_fatal(
         await until(lambda: any("cannot watch root" in why for _r, why in seen.rescans))
     finally:
         w.stop()
+
+
+def test_directory_link_loops_are_watched_once_and_logged_once(tmp_path: Path) -> None:
+    """`ln -s . sub/link; ln -s . sub/link2` with follow_symlinks: every directory is
+    watched once (by device and inode), under its real path; the loop is logged once.
+    In a child with 1 GiB of address space and a deadline: following the loop paths
+    would never end."""
+    import json
+    import resource
+    import subprocess
+
+    root = tmp_path / "root"
+    (root / "sub" / "deep").mkdir(parents=True)
+    os.symlink(".", root / "sub" / "link")
+    os.symlink(".", root / "sub" / "link2")
+    os.symlink("..", root / "sub" / "deep" / "up")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, outside / "self")
+    os.symlink(outside, root / "out")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("watch_loops.py")), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.splitlines()[-1])
+    # root, sub, sub/deep and the outside directory: nothing twice.
+    assert seen["watches"] == 4
+    assert seen["events"] == ["sub/new.sql"]
+    assert 1 <= len(seen["loops"]) <= 3  # one line per looping directory, not per path
+    assert all(len(json.dumps(e)) < 1000 for e in seen["loops"])
