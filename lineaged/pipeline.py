@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+# How a File's error starts when its worker died (what `replay` looks for).
+CRASH_ERROR = "extraction failed: worker crashed"
+
 
 class Extractor(Protocol):
     async def submit(self, priority: Priority, *args: Any) -> Any: ...
@@ -134,6 +137,11 @@ class Pipeline:
         self._schema = schema
         self._busy: set[FileRef] = set()
         self._deferred: dict[FileRef, FileEvent] = {}
+        # Contents whose worker died twice in this run. A crash is not a property of
+        # the content (memory pressure, a kill, a bug in one sqlglot build): the graph
+        # gets the error but not the hash, so the next start retries the file once;
+        # within this run the verdict stands, so rescans do not kill workers again.
+        self._crashed: set[tuple[FileRef, str]] = set()
         self.stats = PipelineStats()
 
     async def process(self, batch: Batch) -> None:
@@ -293,6 +301,9 @@ class Pipeline:
         states = await self._writer.file_states([r.event.ref.id for r in reads])
         keep = []
         for r in reads:
+            if (r.event.ref, r.sha256) in self._crashed:
+                self.stats.unchanged += 1
+                continue
             state = states.get(r.event.ref.id)
             if state is not None and r.sha256 is not None:
                 current = state.sha256 == r.sha256 and state.extractor_version == self._version
@@ -329,9 +340,13 @@ class Pipeline:
         if fresh and self._cache is not None:
             await self._cache.put_many(fresh)
         return [
-            FileUpdate(r.event.ref, r.sha256, self._dialect(r), lin, r.event.at)
+            FileUpdate(r.event.ref, self._vouched_sha(r), self._dialect(r), lin, r.event.at)
             for r, (lin, _) in zip(reads, results, strict=True)
         ]
+
+    def _vouched_sha(self, r: ReadResult) -> str | None:
+        """The hash the graph may record as this lineage's source (None: retry later)."""
+        return None if (r.event.ref, r.sha256) in self._crashed else r.sha256
 
     def _key(self, r: ReadResult) -> str:
         if self._cache_key is None or r.sha256 is None:
@@ -370,7 +385,12 @@ class Pipeline:
             )
         except PoolClosed:
             raise
-        except (TimeoutError, WorkerCrashed) as exc:
+        except WorkerCrashed as exc:
+            if r.sha256 is not None:
+                self._crashed.add((r.event.ref, r.sha256))
+            error = f"{CRASH_ERROR} ({exc}); retried at the next start or by lineaged replay"
+            lineage = FileLineage(dialect, self._version, (), error)
+        except TimeoutError as exc:
             lineage = FileLineage(dialect, self._version, (), f"extraction failed: {exc}")
         except Exception as exc:  # a bug in extraction must not take the daemon down
             log.exception("extraction_error", file=r.event.ref.id)

@@ -28,9 +28,11 @@ from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph.errors import ErrorKind, classify, describe
 from lineaged.graph.schema import ensure_schema
 from lineaged.graph.writer import GraphWriter
-from lineaged.model import FileRef, FileUpdate
+from lineaged.model import FileRef, FileUpdate, Priority
+from lineaged.pool import PriorityPool, WorkerCrashed
 
 DEAD_LETTERS_NAME = "dead_letters.jsonl"
+CRASHED = "WorkerCrashed"
 
 
 @dataclass
@@ -58,21 +60,46 @@ def dead_letters_path(settings: Settings) -> Path:
 async def replay(settings: Settings, driver: AsyncDriver, dead: DeadLetters) -> ReplayReport:
     letters = dead.read()
     latest: dict[str, DeadLetter] = {d.file_id: d for d in letters}
+    # Files whose worker died: not dead letters (the graph took the error), but a crash
+    # is no verdict on the content, so replay retries them too, in a worker process
+    # of its own (a file that kills workers must not kill replay).
+    crashed = await crash_verdicts(driver, settings.neo4j.database)
+    for letter in crashed:
+        latest.setdefault(letter.file_id, letter)
     roots = {r.name: r for r in settings.roots}
     report = ReplayReport()
     updates: list[FileUpdate] = []
-    for letter in latest.values():
-        root = roots.get(letter.root)
-        if root is None:
-            # Not ours to judge: the root may come back in the config.
-            report.failed.append(_unreplayable(letter, f"root '{letter.root}' not configured"))
-            continue
-        update = await asyncio.to_thread(_update_from_disk, root, letter)
-        if isinstance(update, str):
-            report.failed.append(_unreplayable(letter, update))
-            continue
-        updates.append(update)
+    pool = await _crash_pool(settings) if crashed else None
+    try:
+        for letter in latest.values():
+            root = roots.get(letter.root)
+            if root is None:
+                # Not ours to judge: the root may come back in the config.
+                why = f"root '{letter.root}' not configured"
+                report.failed.append(_unreplayable(letter, why))
+                continue
+            isolate = pool if letter.error_class == CRASHED else None
+            update = await _update_from_disk(root, letter, isolate)
+            if isinstance(update, str):
+                report.failed.append(_unreplayable(letter, update))
+                continue
+            updates.append(update)
+    finally:
+        if pool is not None:
+            await pool.close()
+    await _write_replayed(settings, driver, dead, letters, updates, report)
+    return report
 
+
+async def _write_replayed(
+    settings: Settings,
+    driver: AsyncDriver,
+    dead: DeadLetters,
+    letters: list[DeadLetter],
+    updates: list[FileUpdate],
+    report: ReplayReport,
+) -> None:
+    """Write `updates` through a GraphWriter of its own and settle the dead letters."""
     retried = DeadLetters(dead.path.with_name(dead.path.name + ".replay"))
     retried.path.unlink(missing_ok=True)
     writer = GraphWriter(
@@ -97,30 +124,64 @@ async def replay(settings: Settings, driver: AsyncDriver, dead: DeadLetters) -> 
         else:
             report.written.append(u.ref.id)
     dead.settle(letters, report.failed)
-    return report
 
 
-def _update_from_disk(root: RootSettings, letter: DeadLetter) -> FileUpdate | str:
-    """The update that replays `letter`, or why it cannot be replayed."""
+async def crash_verdicts(driver: AsyncDriver, database: str) -> list[DeadLetter]:
+    """Files the graph holds with a worker-crash error and no content hash. A label
+    scan over File nodes: fine for an administrative command, never run by the daemon."""
+    from lineaged.pipeline import CRASH_ERROR
+
+    records, _, _ = await driver.execute_query(
+        "MATCH (f:File) WHERE f.sha256 IS NULL AND f.error STARTS WITH $prefix "
+        "RETURN f.root AS root, f.path AS path, f.error AS error ORDER BY root, path",
+        prefix=CRASH_ERROR,
+        database_=database,
+    )
+    now = time.time()
+    return [DeadLetter(r["root"], r["path"], None, CRASHED, r["error"], now) for r in records]
+
+
+async def _crash_pool(settings: Settings) -> PriorityPool:
+    from lineaged.worker import extract_task, init_worker
+
+    pool = PriorityPool(
+        extract_task,
+        workers=1,
+        task_timeout_s=settings.pool.task_timeout_s,
+        initializer=init_worker,
+        preload=("lineaged.worker",),
+    )
+    await pool.start()
+    return pool
+
+
+async def _update_from_disk(
+    root: RootSettings, letter: DeadLetter, pool: PriorityPool | None
+) -> FileUpdate | str:
+    """The update that replays `letter`, or why it cannot be replayed. With `pool`,
+    the extraction runs in its worker process."""
     from lineaged.extract import extract, load_schema_file
     from lineaged.reading import NotRegularFile, read_file
 
     ref = FileRef(letter.root, letter.path)
     try:
-        content = read_file(str(root.path / letter.path))
+        content = await asyncio.to_thread(read_file, str(root.path / letter.path))
     except (FileNotFoundError, NotADirectoryError, NotRegularFile):
         return FileUpdate(ref, None, root.dialect, None)  # gone, or no longer a file
     if content.error is not None:
         return content.error
     data = content.data
     schema = load_schema_file(root.schema_file) if root.schema_file else None
-    lineage = extract(
-        data,
-        root.dialect,
-        schema,
-        default_catalog=root.default_catalog or None,
-        default_schema=root.default_schema or None,
-    )
+    args = (data, root.dialect, schema, root.default_catalog or None, root.default_schema or None)
+    if pool is None:
+        lineage = await asyncio.to_thread(
+            lambda: extract(*args[:3], default_catalog=args[3], default_schema=args[4])
+        )
+    else:
+        try:
+            lineage = await pool.submit(Priority.HIGH, *args)
+        except (WorkerCrashed, TimeoutError) as exc:
+            return f"extraction failed again: {exc}"
     return FileUpdate(ref, hashlib.sha256(data).hexdigest(), root.dialect, lineage)
 
 

@@ -16,8 +16,10 @@ import structlog
 
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION, extract
+from lineaged.graph.writer import FileState
 from lineaged.model import Change, FileEvent, FileRef, FileUpdate, Priority
 from lineaged.pipeline import Pipeline, RootContext, read_and_hash
+from lineaged.pool import WorkerCrashed
 
 
 class InlinePool:
@@ -174,3 +176,57 @@ async def test_a_huge_file_gets_a_clear_error_without_being_read(tmp_path: Path)
     lineage = by_path["huge.sql"].lineage
     assert lineage is not None and lineage.error is not None
     assert lineage.error.startswith("file too large: 68719476736 bytes (limit ")
+
+
+class CrashingPool:
+    """Every submit is answered as the pool does after a file's worker died twice."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    async def submit(self, *_: Any) -> Any:
+        self.submitted += 1
+        raise WorkerCrashed("worker died twice running this task: killed")
+
+
+class StatefulWriter(RecordingWriter):
+    """Answers file_states from what was written, as the graph would."""
+
+    async def file_states(self, ids: list[str]) -> dict[str, Any]:
+        latest = {u.ref.id: u for u in self.written}
+        return {i: FileState(latest[i].sha256, EXTRACTOR_VERSION, None) for i in ids if i in latest}
+
+
+async def test_a_crash_verdict_is_not_recorded_as_the_contents_and_is_retried_on_restart(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM c")
+    ref = FileRef("r", "a.sql")
+    batch = {ref: FileEvent(ref, str(tmp_path / "a.sql"), Change.CHANGED)}
+    writer, pool = StatefulWriter(), CrashingPool()
+
+    def pipeline() -> Pipeline:
+        return Pipeline(
+            {"r": RootContext(RootSettings("r", tmp_path))},
+            pool,
+            writer,
+            extract_fn_version=EXTRACTOR_VERSION,
+        )
+
+    first = pipeline()
+    await first.process(batch)
+    [update] = writer.written
+    assert update.lineage is not None and "worker died" in (update.lineage.error or "")
+    assert update.sha256 is None  # the graph must not vouch for this content
+    # Within one run the verdict stands: a rescan or an event does not crash it again.
+    await first.process(batch)
+    assert pool.submitted == 1
+    # A restart retries it, once.
+    second = pipeline()
+    await second.process(batch)
+    await second.process(batch)
+    assert pool.submitted == 2
+    # An edit is new content: tried at once.
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM d")
+    await second.process(batch)
+    assert pool.submitted == 3

@@ -129,3 +129,33 @@ async def test_poison_files_dead_lettered_then_replayed(
     assert (code, report["written"], report["failed"]) == (0, ["wh:stays.sql"], [])
     assert dead.read() == []
     assert (await file_node(graph, "stays.sql") or {}).get("sha") is not None
+
+
+async def test_replay_retries_files_whose_worker_crashed(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    """A crash verdict (the graph holds the error, no content hash) is retried by
+    `lineaged replay`, in a worker process, and then written like any file."""
+    from lineaged.extract import EXTRACTOR_VERSION
+    from lineaged.graph.writer import GraphWriter
+    from lineaged.model import FileLineage, FileRef, FileUpdate
+    from lineaged.pipeline import CRASH_ERROR
+
+    root = tmp_path / "sql"
+    root.mkdir()
+    (root / "crashed.sql").write_text("INSERT INTO mart.after_crash SELECT id FROM raw.src")
+    cfg = write_config(tmp_path, root)
+    # What the daemon writes after the file's worker died twice.
+    error = f"{CRASH_ERROR} (worker died twice running this task: ...); retried at the next start"
+    lineage = FileLineage("postgres", EXTRACTOR_VERSION, (), error)
+    writer = GraphWriter(graph, "neo4j", DeadLetters(tmp_path / "dl.jsonl"))
+    await writer.write([FileUpdate(FileRef("wh", "crashed.sql"), None, "postgres", lineage)])
+    assert (await file_node(graph, "crashed.sql"))["error"] == error
+
+    code, report = run_replay(cfg, neo4j_server)
+    assert code == 0, report
+    assert report["written"] == ["wh:crashed.sql"]
+    node = await file_node(graph, "crashed.sql")
+    sha = hashlib.sha256((root / "crashed.sql").read_bytes()).hexdigest()
+    assert node == {"sha": sha, "failed": None, "error": None}
+    assert ("crashed.sql", "WRITES", "mart.after_crash") in await table_edges(graph)
