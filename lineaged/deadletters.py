@@ -19,6 +19,8 @@ from pathlib import Path
 
 import orjson
 
+from lineaged import private
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -41,10 +43,9 @@ class DeadLetters:
     def append(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in letters)
         with self._locked():
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fd = private.open_file(self.path, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, data)
                 os.fsync(fd)
@@ -83,15 +84,18 @@ class DeadLetters:
         for d in letters:
             latest.pop(d.file_id, None)  # re-insert: the file order follows the latest
             latest[d.file_id] = d
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in latest.values()))
+        fd = private.open_file(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, b"".join(orjson.dumps(_as_dict(d)) + b"\n" for d in latest.values()))
+        finally:
+            os.close(fd)
         os.replace(tmp, self.path)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        private.make_dir(self.path.parent)
+        fd = private.open_file(self.path.with_suffix(".lock"), os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

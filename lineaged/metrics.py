@@ -100,7 +100,12 @@ class DaemonCollector:
         healthy, _ = h.healthy()
         yield _gauge("lineaged_healthy", "1 if /healthz answers 200", healthy)
         info = InfoMetricFamily("lineaged_last_error", "The most recent error logged")
-        if LIMITER.last_error is not None:
+        if not h.neo4j_ok and h.neo4j_error:
+            # The error that matters now, whether or not anything logged it yet (a
+            # reachability check that fails logs nothing; writes wait and retry).
+            at = f"{time.time():.0f}"
+            info.add_metric([], {"message": f"neo4j unreachable: {h.neo4j_error}"[:500], "at": at})
+        elif LIMITER.last_error is not None:
             at = f"{LIMITER.last_error_at or 0:.0f}"
             info.add_metric([], {"message": LIMITER.last_error[:500], "at": at})
         yield info

@@ -63,6 +63,7 @@ class RootMatcher:
         self.follow_symlinks = root.follow_symlinks
         self._real_base = os.path.realpath(self.base)
         self._loops_logged: set[tuple[int, int]] = set()
+        self._unreadable_logged: set[str] = set()
 
     def relative(self, abs_path: str) -> str | None:
         if not abs_path.startswith(self.base + os.sep):
@@ -107,8 +108,12 @@ class RootMatcher:
             directory = stack.pop()
             try:
                 entries = list(os.scandir(directory))
-            except OSError:
-                continue  # vanished or unreadable directory: nothing of ours to report
+            except FileNotFoundError:
+                continue  # vanished: nothing of ours to report
+            except OSError as exc:
+                self._unreadable(directory, exc)
+                continue
+            self._unreadable_logged.discard(directory)
             for entry in entries:
                 try:
                     found = self._visit(entry, stack, seen_dirs)
@@ -116,6 +121,20 @@ class RootMatcher:
                     continue  # vanished between listing and stat, or a dangling link
                 if found is not None:
                     yield found
+
+    def _unreadable(self, directory: str, exc: OSError) -> None:
+        """Once per directory until it becomes readable again: its files are missing
+        from the graph until then, and the next rescan after a fix picks them up."""
+        if directory in self._unreadable_logged:
+            return
+        self._unreadable_logged.add(directory)
+        log.warning(
+            "directory_unreadable",
+            root=self.root.name,
+            path=directory,
+            error=f"cannot list directory: {exc.strerror}; its files are skipped until "
+            "a rescan finds it readable",
+        )
 
     def _visit(
         self, entry: os.DirEntry[str], stack: list[str], seen_dirs: set[tuple[int, int]]

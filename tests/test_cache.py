@@ -595,3 +595,19 @@ async def test_corruption_found_at_runtime_degrades_once(path: Path, monkeypatch
     assert cache.degraded and "malformed" in (cache.degraded_reason or "")
     assert cache.stats().misses == 3
     await cache.close()
+
+
+async def test_the_cache_file_and_its_directory_are_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        cache = await ParseCache.open(tmp_path / "state" / "cache.sqlite")
+        await cache.put_many([("k", FileLineage("postgres", "v", ()))])
+        await cache.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    for f in (tmp_path / "state").iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name

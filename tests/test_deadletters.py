@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from lineaged.deadletters import DeadLetter, DeadLetters
@@ -35,3 +37,22 @@ def test_settle_drops_handled_keeps_appended_meanwhile_and_latest_per_file(
     assert dl.read() == [c, a2, b_again]
     dl.settle(dl.read(), [])
     assert dl.read() == []
+
+
+def _letter(path: str) -> DeadLetter:
+    return DeadLetter("r", path, None, "SPLIT", "refused", 1.0)
+
+
+def test_state_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        dead = DeadLetters(tmp_path / "state" / "dead_letters.jsonl")
+        dead.append([_letter("a.sql"), _letter("b.sql")])
+        assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+        assert stat.S_IMODE(dead.path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(dead.path.with_suffix(".lock").stat().st_mode) == 0o600
+        dead.settle([_letter("a.sql")], [])  # what replay does: a rewrite
+        assert [d.path for d in dead.read()] == ["b.sql"]
+        assert stat.S_IMODE(dead.path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

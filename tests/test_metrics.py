@@ -227,3 +227,15 @@ def test_parse_duration_histogram_is_exposed() -> None:
     got = samples(m)
     assert got[("lineaged_parse_duration_seconds_count", ())] == 2
     assert got[("lineaged_parse_duration_seconds_bucket", (("le", "0.025"),))] == 1
+
+
+def test_status_names_neo4j_as_the_last_error_while_it_is_unreachable(served) -> None:
+    from lineaged.status import render
+
+    m, url = served
+    m.health.state = "running"
+    m.health.neo4j_ok, m.health.neo4j_error = False, "ServiceUnavailable: refused"
+    st = parse_metrics(get(url + "/metrics")[1].decode())
+    assert not st.neo4j_up
+    assert st.last_error == "neo4j unreachable: ServiceUnavailable: refused"
+    assert "last error: none" not in render(st, url)

@@ -100,3 +100,53 @@ def test_directory_link_loops_outside_the_root_are_walked_once_and_logged_once(
         assert [rel for rel, _ in m.walk()] == ["out/deep/o.sql"]  # a rescan
     loops = [e for e in logs if e["event"] == "directory_loop_skipped"]
     assert [e["path"] for e in loops] == [str(root / "out" / "deep" / "back")]
+
+
+_WALK_AS_NOBODY = """
+import json, os, sys
+import structlog
+from lineaged.config import RootSettings
+from lineaged.paths import RootMatcher
+if os.geteuid() == 0:  # after the imports: the interpreter lives where nobody may read
+    os.setgid(65534)
+    os.setuid(65534)
+m = RootMatcher(RootSettings("r", __import__("pathlib").Path(sys.argv[1])))
+with structlog.testing.capture_logs() as logs:
+    walked = [sorted(rel for rel, _ in m.walk()) for _ in range(2)]
+print(json.dumps({"walked": walked, "logs": logs}))
+"""
+
+
+def test_an_unreadable_directory_is_logged_once_not_skipped_silently() -> None:
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    # As an unprivileged user (root reads everything): a tree outside pytest's
+    # private temp directory, one directory in it closed to everyone.
+    top = Path(tempfile.mkdtemp(prefix="lineaged-perm-"))
+    try:
+        top.chmod(0o755)
+        (top / "open").mkdir(mode=0o755)
+        (top / "open" / "a.sql").write_text("select 1")
+        (top / "open" / "a.sql").chmod(0o644)
+        (top / "closed").mkdir(mode=0o755)
+        (top / "closed" / "b.sql").write_text("select 1")
+        (top / "closed").chmod(0)
+        proc = subprocess.run(
+            [sys.executable, "-c", _WALK_AS_NOBODY, str(top)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        (top / "closed").chmod(0o755)
+        shutil.rmtree(top)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["walked"] == [["open/a.sql"], ["open/a.sql"]]
+    unreadable = [e for e in out["logs"] if e["event"] == "directory_unreadable"]
+    assert [e["path"] for e in unreadable] == [str(top / "closed")]  # once, not per walk
+    assert "Permission denied" in unreadable[0]["error"]

@@ -12,6 +12,7 @@ the file ends in one of two cheap outcomes, never in an exception into the daemo
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 import aiosqlite
 import structlog
 
+from lineaged import private
 from lineaged.cache.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 log = structlog.get_logger(__name__)
@@ -155,7 +157,7 @@ class CacheStore:
     ) -> CacheStore:
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dir(path.parent)
         except OSError as exc:
             return cls._without_cache(path, f"cannot create {path.parent}: {exc}")
         moved = False
@@ -185,6 +187,9 @@ class CacheStore:
     async def _open_checked(path: Path, busy_timeout_ms: int, clock) -> aiosqlite.Connection:
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise UnusableCacheFile("not-a-file", "a non-regular file is in the cache's place")
+        # Created here, private, before SQLite creates it with the umask's mode; its
+        # -wal and -shm files take the database file's mode.
+        os.close(private.open_file(path, os.O_RDWR | os.O_NOFOLLOW))
         conn = await connect(str(path), busy_timeout_ms=busy_timeout_ms)
         try:
             version = await read_version(conn)
