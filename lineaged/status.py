@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   lineaged status                       # address from ./config.toml or $LINEAGED_CONFIG
   lineaged status -c /etc/lineaged/config.toml
   lineaged status --url http://127.0.0.1:9464 --json | jq .queue
+  lineaged status --errors -c /etc/lineaged/config.toml   # every file with an error
 
 exit codes: 0 healthy, 1 running but unhealthy, 3 daemon not reachable"""
 
@@ -124,10 +125,20 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--url", help="metrics base URL (overrides the config)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds (default 3)")
+    p.add_argument(
+        "--errors",
+        action="store_true",
+        help="list every file whose lineage has an error, from the graph (exit 1 if any)",
+    )
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.errors:
+        from lineaged.cli import _settings
+        from lineaged.file_errors import print_errors
+
+        return print_errors(_settings(args), args.json)
     url = args.url or _url_from_config(args)
     if url is None:
         print("lineaged status: metrics are disabled (service.metrics_address)", file=sys.stderr)

@@ -4,6 +4,7 @@ in one line; the files around them are ingested; SIGTERM still stops the daemon.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -86,3 +87,47 @@ async def test_special_files_in_a_live_batch_neither_block_nor_lose_the_batch(
         assert daemon.wait(60) == 0, daemon.logs()[-3000:]
     finally:
         daemon.kill()
+
+
+async def test_status_errors_lists_every_failing_file_not_one_per_minute(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from .configs import config_text, neo4j_env
+
+    root = tmp_path / "sql"
+    root.mkdir()
+    for i in range(40):  # the same error text on every one: the log names one a minute
+        (root / f"bin{i:02}.sql").write_bytes(b"\x00\x01binary" * 50)
+    (root / "half.sql").write_text("INSERT INTO a.b SELECT c FROM d;\nSELECT FROM (;\n")
+    (root / "fine.sql").write_text(sql("fine", "x"))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(config_text(root, tmp_path / "state", workers=1))
+    env = {**os.environ, **neo4j_env(neo4j_server)}
+    env.pop("NOTIFY_SOCKET", None)
+    lineaged = [sys.executable, "-m", "lineaged.cli"]
+    scan = subprocess.run(
+        [*lineaged, "scan", "-c", str(cfg), "--progress", "never", "--log-format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert scan.returncode == 1, scan.stderr[-2000:]  # files with errors
+    assert scan.stderr.count('"file_has_errors"') < 41  # rate-limited in the log
+    listed = subprocess.run(
+        [*lineaged, "status", "--errors", "-c", str(cfg), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 1, listed.stderr
+    errors = {e["file"]: e for e in json.loads(listed.stdout)}
+    assert sorted(errors) == sorted([f"wh:bin{i:02}.sql" for i in range(40)] + ["wh:half.sql"])
+    assert all("binary" in errors[f"wh:bin{i:02}.sql"]["error"] for i in range(40))
+    half = errors["wh:half.sql"]
+    assert half["error"] is None and half["failed_statements"] == 1
+    assert half["first_statement_error"].startswith("line 2")

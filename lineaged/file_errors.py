@@ -1,0 +1,76 @@
+"""`lineaged status --errors`: every file whose lineage carries an error, from the graph.
+
+The log names failing files too, but rate-limited (the same error on 97 binary files
+is one line a minute): this is the complete list. The graph is the ledger, so the list
+holds whether or not the daemon is running. One label scan over File nodes: fine for
+a command an operator runs, never run by the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import asdict, dataclass
+
+import orjson
+from neo4j import AsyncDriver
+
+from lineaged.config import Settings
+
+FILES_WITH_ERRORS = """
+MATCH (f:File)
+OPTIONAL MATCH (f)-[:CONTAINS]->(s:Statement) WHERE s.error IS NOT NULL
+WITH f, s ORDER BY s.index
+WITH f, collect(s.error) AS failed
+WHERE f.error IS NOT NULL OR size(failed) > 0
+RETURN f.id AS file, f.error AS error, size(failed) AS failed_statements,
+       failed[0] AS first_statement_error
+ORDER BY file
+"""
+
+
+@dataclass(frozen=True)
+class FileError:
+    file: str
+    error: str | None  # the file as a whole (unreadable, too large, crashed, refused)
+    failed_statements: int
+    first_statement_error: str | None
+
+    def line(self) -> str:
+        if self.error:
+            return f"{self.file}: {self.error}"
+        more = f" (+{self.failed_statements - 1} more)" if self.failed_statements > 1 else ""
+        return f"{self.file}: {self.first_statement_error}{more}"
+
+
+async def files_with_errors(driver: AsyncDriver, database: str) -> list[FileError]:
+    records, _, _ = await driver.execute_query(FILES_WITH_ERRORS, database_=database)
+    return [FileError(**r.data()) for r in records]
+
+
+async def _fetch(settings: Settings) -> list[FileError]:
+    from lineaged.replay import _connect
+
+    driver = await _connect(settings)
+    try:
+        return await files_with_errors(driver, settings.neo4j.database)
+    finally:
+        await driver.close()
+
+
+def print_errors(settings: Settings, as_json: bool) -> int:
+    """Print the list; exit code 1 when there is any, 3 when Neo4j is unreachable."""
+    from lineaged.replay import CannotConnect
+
+    try:
+        errors = asyncio.run(_fetch(settings))
+    except CannotConnect as exc:
+        print(f"lineaged status: {exc}", file=sys.stderr)
+        return 3
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps([asdict(e) for e in errors]) + b"\n")
+    else:
+        for e in errors:
+            print(e.line())
+        print(f"{len(errors)} file(s) with errors")
+    return 1 if errors else 0
