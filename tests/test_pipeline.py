@@ -40,6 +40,13 @@ class RecordingWriter:
         return {}
 
 
+def changed(root: Path, *names: str) -> dict[FileRef, FileEvent]:
+    """A batch: one CHANGED event for each of `names` under `root`."""
+    return {
+        FileRef("r", n): FileEvent(FileRef("r", n), str(root / n), Change.CHANGED) for n in names
+    }
+
+
 def make_pipeline(root: Path, writer: RecordingWriter) -> Pipeline:
     return Pipeline(
         {"r": RootContext(RootSettings("r", root))},
@@ -54,10 +61,7 @@ async def test_files_with_errors_are_logged_once_each_with_path_and_sha(tmp_path
     (tmp_path / "bad.sql").write_text("INSERT INTO a SELECT b FROM c;\nSELECT FROM (;")
     writer = RecordingWriter()
     pipeline = make_pipeline(tmp_path, writer)
-    batch = {
-        FileRef("r", n): FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
-        for n in ("good.sql", "bad.sql", "gone.sql")
-    }
+    batch = changed(tmp_path, "good.sql", "bad.sql", "gone.sql")
     with structlog.testing.capture_logs() as logs:
         await pipeline.process(batch)
     errors = [e for e in logs if e["event"] == "file_has_errors"]
@@ -120,10 +124,7 @@ async def test_non_regular_entries_get_no_file_node_and_the_batch_proceeds(
     (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
     writer = RecordingWriter()
     pipeline = make_pipeline(tmp_path, writer)
-    batch = {
-        FileRef("r", n): FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
-        for n in ("pipe.sql", "zero.sql", "good.sql")
-    }
+    batch = changed(tmp_path, "pipe.sql", "zero.sql", "good.sql")
     with structlog.testing.capture_logs() as logs:
         await asyncio.wait_for(pipeline.process(batch), 30)
     by_path = {u.ref.path: u for u in writer.written}
@@ -166,10 +167,7 @@ async def test_a_huge_file_gets_a_clear_error_without_being_read(tmp_path: Path)
     (tmp_path / "good.sql").write_text("INSERT INTO a SELECT b FROM c")
     writer = RecordingWriter()
     pipeline = make_pipeline(tmp_path, writer)
-    batch = {
-        FileRef("r", n): FileEvent(FileRef("r", n), str(tmp_path / n), Change.CHANGED)
-        for n in ("huge.sql", "good.sql")
-    }
+    batch = changed(tmp_path, "huge.sql", "good.sql")
     await asyncio.wait_for(pipeline.process(batch), 60)
     by_path = {u.ref.path: u for u in writer.written}
     assert by_path["good.sql"].lineage is not None and by_path["good.sql"].lineage.error is None

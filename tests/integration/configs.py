@@ -6,13 +6,17 @@ from pathlib import Path
 from typing import Any
 
 
-def config_text(root: Path, state: Path, *, workers: int = 2, extra: str = "") -> str:
-    """One postgres root named "wh"; `extra` adds whole TOML sections ([batch], ...)."""
+def config_text(
+    root: Path, state: Path, *, workers: int = 2, extra: str = "", root_extra: str = ""
+) -> str:
+    """One postgres root named "wh"; `extra` adds whole TOML sections ([batch], ...),
+    `root_extra` keys of the root (follow_symlinks = true, ...)."""
     return f"""
 [[roots]]
 name = "wh"
 path = "{root}"
 dialect = "postgres"
+{root_extra}
 
 [pool]
 workers = {workers}

@@ -254,6 +254,19 @@ def disk_shas(root: Path) -> dict[str, str]:
     }
 
 
+async def run_until_graph_matches(
+    cfg: Path, server: Any, graph: Any, on_disk: dict[str, str], log: Path
+) -> None:
+    """Start the daemon, wait until the graph's files and hashes equal `on_disk`, stop."""
+    daemon = DaemonProcess(cfg, server, None, log)
+    try:
+        await wait_for(lambda: file_shas(graph), lambda f: f == on_disk, timeout=120)
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(60) == 0
+    finally:
+        daemon.kill()
+
+
 async def test_sigterm_mid_ingest_then_restart_matches_a_clean_ingest(
     graph: Any, neo4j_server: Any, tmp_path: Path
 ) -> None:
@@ -282,13 +295,7 @@ async def test_sigterm_mid_ingest_then_restart_matches_a_clean_ingest(
     assert drain_s < 20 + 5
     assert "daemon_stopped" in daemon.logs()
 
-    daemon = DaemonProcess(cfg, neo4j_server, None, log)
-    try:
-        await wait_for(lambda: file_shas(graph), lambda f: f == on_disk, timeout=120)
-        daemon.signal(signal.SIGTERM)
-        assert daemon.wait(60) == 0
-    finally:
-        daemon.kill()
+    await run_until_graph_matches(cfg, neo4j_server, graph, on_disk, log)
     resumed = await dump(graph)
 
     # A clean full ingest of the same tree, for comparison.

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from .configs import config_text
 from .graphs import query, wait_for
 from .test_daemon_process import DaemonProcess, Notifications, free_port, notify, sql
 
@@ -17,27 +18,15 @@ __all__ = ["notify"]  # the fixture, shared with test_daemon_process
 
 
 def write_config(path: Path, root: Path, state: Path, root_extra: str = "") -> None:
-    path.write_text(
-        f"""
-[[roots]]
-name = "wh"
-path = "{root}"
-{root_extra}
-
-[pool]
-workers = 1
-
+    sections = f"""
 [batch]
 debounce_ms = 20
 
 [service]
 metrics_address = "127.0.0.1:{free_port()}"
 drain_deadline_s = 20
-
-[state]
-dir = "{state}"
 """
-    )
+    path.write_text(config_text(root, state, workers=1, extra=sections, root_extra=root_extra))
 
 
 async def file_errors(graph: Any) -> dict[str, str | None]:
@@ -95,7 +84,7 @@ async def test_status_errors_lists_every_failing_file_not_one_per_minute(
     import subprocess
     import sys
 
-    from .configs import config_text, neo4j_env
+    from .configs import neo4j_env
 
     root = tmp_path / "sql"
     root.mkdir()

@@ -19,6 +19,7 @@ from .test_daemon_process import (
     file_shas,
     free_port,
     make_corpus,
+    run_until_graph_matches,
     write_config,
 )
 
@@ -54,10 +55,4 @@ async def test_kill_9_leaves_no_process_behind_and_a_restart_completes_the_graph
                 with contextlib.suppress(psutil.Error):
                     p.kill()
     assert kills == 3
-    daemon = DaemonProcess(cfg, neo4j_server, None, log)
-    try:
-        await wait_for(lambda: file_shas(graph), lambda f: f == on_disk, timeout=120)
-        daemon.signal(signal.SIGTERM)
-        assert daemon.wait(60) == 0
-    finally:
-        daemon.kill()
+    await run_until_graph_matches(cfg, neo4j_server, graph, on_disk, log)
