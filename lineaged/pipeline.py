@@ -333,7 +333,7 @@ class Pipeline:
             )
         )
         fresh = [
-            (k, lin)
+            (self._key(r, lin), lin)
             for k, (lin, was_cached), r in zip(keys, results, reads, strict=True)
             if k and not was_cached and r.error is None and lin.error is None
         ]
@@ -348,13 +348,23 @@ class Pipeline:
         """The hash the graph may record as this lineage's source (None: retry later)."""
         return None if (r.event.ref, r.sha256) in self._crashed else r.sha256
 
-    def _key(self, r: ReadResult) -> str:
+    def _key(self, r: ReadResult, result: FileLineage | None = None) -> str:
+        """Cache key of `r`'s content. With the schema catalog, the key also holds the
+        fingerprint of the catalog columns the result was computed with: a stored
+        `result`'s own, or for a lookup the one the file's last result would have
+        now (its lookups answered by the current catalog)."""
         if self._cache_key is None or r.sha256 is None:
             return ""
         ctx = self.roots[r.event.ref.root]
-        return self._cache_key(
-            r.sha256, ctx.settings.dialect, ctx.schema_fingerprint, self._version
-        )
+        schema = ctx.schema_fingerprint
+        if self._schema is not None:
+            used = (
+                result.schema_fingerprint
+                if result is not None
+                else self._schema.expected_fingerprint(r.event.ref.id)
+            )
+            schema = f"{schema}/{used}"
+        return self._cache_key(r.sha256, ctx.settings.dialect, schema, self._version)
 
     def _dialect(self, r: ReadResult) -> str:
         return self.roots[r.event.ref.root].settings.dialect

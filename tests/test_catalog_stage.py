@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lineaged.cache import ParseCache
+from lineaged.cache import ParseCache, cache_key
 from lineaged.catalog.stage import SchemaStage, order_events
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION, extract
@@ -58,7 +58,9 @@ class StateWriter:
 
 
 class Harness:
-    def __init__(self, root: Path, stage: SchemaStage | None = None) -> None:
+    def __init__(
+        self, root: Path, stage: SchemaStage | None = None, cache: ParseCache | None = None
+    ) -> None:
         self.root = root
         self.pool = CountingPool()
         self.writer = StateWriter()
@@ -71,6 +73,8 @@ class Harness:
             extract_fn_version=EXTRACTOR_VERSION,
             requeue=self.queue.append,
             schema=self.stage,
+            cache=cache,
+            cache_key=cache_key if cache is not None else None,
         )
 
     def write(self, name: str, sql: str) -> None:
@@ -291,4 +295,29 @@ async def test_cache_clear_forgets_the_catalog_too(tmp_path: Path) -> None:
     await clear_cache(tmp_path / "cache.sqlite")
     cache = await ParseCache.open(tmp_path / "cache.sqlite")
     assert await cache.catalog.load() == {}
+    await cache.close()
+
+
+async def test_cache_key_holds_the_schema_fingerprint(tmp_path: Path) -> None:
+    """An upstream column added and then removed again: on the way back every
+    downstream result comes from the parse cache (it was keyed by the columns it was
+    computed with), and the first time none did (a stale result is never served)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    h = Harness(src, cache=cache)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    h.write("raw.sql", "CREATE TABLE raw.orders (id int, amount int, status text);")
+    h.pool.extracted.clear()
+    await h.run("raw.sql")
+    assert sorted(h.pool.extracted) == ["mart.sql", "raw.sql", "report.sql", "stg.sql"]
+    assert ("rep.daily.status", "mart.orders.status") in h.writer.edges("report.sql")
+    h.write("raw.sql", CHAIN["raw.sql"])
+    h.pool.extracted.clear()
+    await h.run("raw.sql")
+    assert h.pool.extracted == []
+    assert ("rep.daily.status", "mart.orders.status") not in h.writer.edges("report.sql")
+    assert ("rep.daily.amount", "mart.orders.amount") in h.writer.edges("report.sql")
     await cache.close()

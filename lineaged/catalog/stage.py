@@ -99,6 +99,14 @@ class SchemaStage:
     def stale_files(self) -> list[str]:
         return sorted(f for f in self.catalog.records if not self.catalog.is_current(f))
 
+    def expected_fingerprint(self, file: str) -> str:
+        """The fingerprint `file`'s last result would have if extracted now (its
+        lookups answered by the current catalog); "none" for a file not seen yet."""
+        record = self.catalog.records.get(file)
+        if record is None:
+            return "none"
+        return self.catalog.fingerprint(record.root, record.used)
+
     def accepts(self, root: str, lineage: FileLineage) -> bool:
         """A (cached or fresh) result agrees with what the catalog holds now."""
         return self.catalog.result_is_current(root, lineage)
