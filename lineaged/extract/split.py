@@ -86,8 +86,20 @@ TSQL_STARTERS = frozenset(
     {T.INSERT, T.UPDATE, T.DELETE, T.MERGE, T.CREATE, T.DROP, T.ALTER, T.SELECT, T.WITH}
     | {T.TRUNCATE, T.DECLARE, T.SET, T.USE, T.COMMAND, T.EXECUTE}
 )
-TSQL_STARTER_WORDS = frozenset({"IF", "WHILE", "RETURN", "PRINT", "RAISERROR", "THROW"})
+TSQL_STARTER_WORDS = frozenset(
+    {"IF", "WHILE", "RETURN", "PRINT", "RAISERROR", "THROW", "GRANT", "DENY", "REVOKE"}
+)
 MAIN_STATEMENT = frozenset({T.SELECT, T.INSERT, T.UPDATE, T.DELETE, T.MERGE})
+# `DROP TABLE IF EXISTS`, `CREATE SCHEMA IF NOT EXISTS`: the IF after these words is
+# part of the statement, not a control-flow IF opening the next one.
+OBJECT_WORDS = frozenset(
+    {"TABLE", "VIEW", "SCHEMA", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "INDEX"}
+    | {"TYPE", "SEQUENCE", "SYNONYM", "DATABASE", "USER", "ROLE", "COLUMN", "CONSTRAINT"}
+    | {"LOGIN", "ASSEMBLY", "DEFAULT", "RULE", "STATISTICS", "EXTERNAL", "SECURITY", "POLICY"}
+)
+# GRANT/DENY/REVOKE list privileges named like statements (SELECT, EXECUTE, ...)
+# before their ON/TO.
+PERMISSION_WORDS = frozenset({"GRANT", "DENY", "REVOKE"})
 SET_OPS = frozenset({T.UNION, T.EXCEPT, T.INTERSECT, T.ALL, T.DISTINCT, T.L_PAREN})
 
 
@@ -325,8 +337,15 @@ class _Splitter:
             return True
         if prev is not None and prev.token_type in SET_OPS:
             return True
+        w = word(self.toks[i])
+        if w in PERMISSION_WORDS and pw == "WITH":
+            return True  # ... TO r WITH GRANT OPTION
+        if word(self.cur[0]) in PERMISSION_WORDS:
+            return not any(word(t) in {"ON", "TO", "FROM"} for t in self.cur)
+        if w == "IF" and pw in OBJECT_WORDS:
+            return word(self.peek(i + 1)) in {"EXISTS", "NOT"}
         if tt == T.WITH:
-            if word(self.peek(i + 1)) in {"(", "CHECK", "NOCHECK", "TIES", "ROLLUP"}:
+            if word(self.peek(i + 1)) in {"(", "CHECK", "NOCHECK", "TIES", "ROLLUP", "GRANT"}:
                 return True  # table hint WITH (NOLOCK), WITH CHECK OPTION, ...
             return head in {T.INSERT, T.CREATE} and T.SELECT not in seen
         if self.cte_pending and tt in MAIN_STATEMENT:
