@@ -38,14 +38,9 @@ def check_bounds(chunk: Chunk) -> str | None:
     opening = sum(map(types.count, _OPENING))
     if opening <= MAX_NESTING and sum(map(types.count, _OPERATORS)) <= MAX_OPERATOR_CHAIN:
         return None
-    depth = peak = chain = longest = 0
-    for tok in chunk.tokens:
-        tt = tok.token_type
-        if tt in (TokenType.L_PAREN, TokenType.CASE, TokenType.NOT):
-            depth += 1
-            peak = max(peak, depth)
-        elif tt in (TokenType.R_PAREN, TokenType.END):
-            depth -= 1
+    peak = _nesting(chunk.tokens)
+    chain = longest = 0
+    for tt in types:
         if tt in _OPERATORS:
             chain += 1
             longest = max(longest, chain)
@@ -56,3 +51,26 @@ def check_bounds(chunk: Chunk) -> str | None:
     if longest > MAX_OPERATOR_CHAIN:
         return at(chunk, f"more than {MAX_OPERATOR_CHAIN} chained operators; not extracted")
     return None
+
+
+def _nesting(tokens: list) -> int:
+    """Deepest nesting of brackets and CASE ... END, where a run of NOTs counts as
+    levels only while it lasts: `NOT (...)` nests the bracket one level deeper, but
+    the NOT of `c IS NOT NULL AND d IS NOT NULL ...` closes with its operand and must
+    not add up over a long WHERE clause."""
+    depth = peak = nots = 0
+    opened: list[int] = []
+    for tok in tokens:
+        tt = tok.token_type
+        if tt == TokenType.NOT:
+            nots += 1
+            peak = max(peak, depth + nots)
+            continue
+        if tt in (TokenType.L_PAREN, TokenType.CASE):
+            opened.append(1 + nots)
+            depth += 1 + nots
+            peak = max(peak, depth)
+        elif tt in (TokenType.R_PAREN, TokenType.END) and opened:
+            depth -= opened.pop()
+        nots = 0
+    return peak

@@ -3,18 +3,19 @@ variables, T-SQL table variables, temp tables, the schema the file's own DDL dec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.errors import ErrorLevel, ParseError
-from sqlglot.tokens import TokenType
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.tokens import Token, TokenType
 
 from lineaged.extract.names import Naming, column_name, table_name
 from lineaged.extract.parse import parse
 from lineaged.extract.schema import UNKNOWN_TYPE, SchemaIndex
-from lineaged.extract.split import Chunk
+from lineaged.extract.split import Chunk, word
 from lineaged.extract.temps import TempRegistry
 
 
@@ -32,8 +33,9 @@ class FileContext:
     parser_opts: dict = field(default_factory=lambda: {"error_level": ErrorLevel.IMMEDIATE})
 
     @property
-    def table_variables(self) -> bool:
-        """T-SQL (and its descendants): `@t` in a table's place is a table variable."""
+    def tsql(self) -> bool:
+        """T-SQL (and its descendants): `@t` in a table's place is a table variable,
+        and a few forms sqlglot does not parse are rewritten first (rewrite.py)."""
         return isinstance(self.dialect, TSQL)
 
 
@@ -81,3 +83,36 @@ def _declared_columns(schema: exp.Schema) -> list[tuple[str, str]]:
         for d in schema.expressions
         if isinstance(d, exp.ColumnDef)
     ]
+
+
+# Dialects where a bare `USE x` (or `USE DATABASE x`) names a catalog (database that
+# holds schemas); elsewhere `USE x` names a schema (MySQL/Hive/Spark databases).
+_CATALOG_USE = frozenset({"tsql", "fabric", "snowflake"})
+
+
+def use_database(chunk: Chunk, ctx: FileContext) -> None:
+    """`USE x` / `USE DATABASE x` / `USE SCHEMA d.s` / `USE CATALOG c`: the defaults
+    for unqualified names in the statements after it (a configured default is the
+    starting point; this overrides it from here on)."""
+    toks = chunk.tokens[1:]
+    kind = word(toks[0]) if toks and toks[0].token_type == TokenType.VAR else ""
+    if kind in {"DATABASE", "SCHEMA", "CATALOG"}:
+        toks = toks[1:]
+    elif kind in {"WAREHOUSE", "ROLE", "SECONDARY"}:
+        return
+    parts = [t for t in toks if t.token_type != TokenType.DOT]
+    if not parts or len(parts) > 2 or len(toks) != 2 * len(parts) - 1:
+        return
+    names = [_folded(t, ctx) for t in parts]
+    dialect = type(ctx.dialect).__name__.lower()
+    if kind == "CATALOG" or (kind != "SCHEMA" and len(names) == 1 and dialect in _CATALOG_USE):
+        ctx.naming = replace(ctx.naming, catalog=names[0], db=None)
+    elif len(names) == 2:
+        ctx.naming = replace(ctx.naming, catalog=names[0], db=names[1])
+    else:
+        ctx.naming = replace(ctx.naming, db=names[0])
+
+
+def _folded(tok: Token, ctx: FileContext) -> str:
+    ident = exp.Identifier(this=tok.text, quoted=tok.token_type == TokenType.IDENTIFIER)
+    return normalize_identifiers(ident, dialect=ctx.dialect).name

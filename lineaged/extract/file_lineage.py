@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from lineaged.extract.bounds import MAX_FILE_CHARS, check_bounds
-from lineaged.extract.context import FileContext, declare_table_variables, learn_variables
-from lineaged.extract.errors import at, parse_error, short
+from lineaged.extract.context import (
+    FileContext,
+    declare_table_variables,
+    learn_variables,
+    use_database,
+)
+from lineaged.extract.errors import at, not_understood, parse_error, short
+from lineaged.extract.heads import has_no_lineage, is_use, looks_like_data_statement
 from lineaged.extract.lineage import statement_lineage
 from lineaged.extract.names import Naming
 from lineaged.extract.parse import parse
@@ -111,8 +118,13 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
         return StatementLineage(index, line, "other", error=chunk.error)
     if chunk.control:
         learn_variables(chunk, ctx)
-        if ctx.table_variables:
+        if ctx.tsql:
             declare_table_variables(chunk, ctx)
+        return StatementLineage(index, line, "other")
+    if is_use(chunk.tokens):
+        use_database(chunk, ctx)
+        return StatementLineage(index, line, "other")
+    if has_no_lineage(chunk.tokens):
         return StatementLineage(index, line, "other")
     try:
         too_big = check_bounds(chunk)
@@ -121,6 +133,8 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
         stmt = parse(chunk, ctx)
         if stmt is None:
             return StatementLineage(index, line, "other")
+        if isinstance(stmt, exp.Command) and looks_like_data_statement(chunk.tokens):
+            return StatementLineage(index, line, "other", error=not_understood(chunk))
         return statement_lineage(index, line, plan(stmt), ctx)
     except ParseError as exc:
         return StatementLineage(index, line, "other", error=parse_error(exc, chunk))

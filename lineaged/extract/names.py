@@ -59,6 +59,24 @@ def name_table_variables(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+def flatten_long_names(tree: exp.Expr) -> exp.Expr:
+    """T-SQL four-part names `server.db.schema.table`: sqlglot keeps the last two parts
+    as a Dot in the table's place, which table walks do not take for a table. Fold the
+    server into the catalog instead (`server.db`, one quoted part: it is not re-folded
+    later), so the table has an identifier and its name keeps all four parts."""
+    for table in tree.find_all(exp.Table):
+        dot = table.this
+        if not isinstance(dot, exp.Dot) or not isinstance(dot.expression, exp.Identifier):
+            continue
+        if not isinstance(dot.this, exp.Identifier) or not table.args.get("catalog"):
+            continue
+        server, db = table.args["catalog"].name, table.args.get("db")
+        table.set("catalog", exp.Identifier(this=f"{server}.{db.name if db else ''}", quoted=True))
+        table.set("db", dot.this.copy())
+        table.set("this", dot.expression.copy())
+    return tree
+
+
 def table_name(table: exp.Table, naming: Naming, *, normalized: bool = True) -> str:
     """Dotted, normalised name of `table`, with configured defaults filled in.
 
@@ -75,10 +93,7 @@ def table_name(table: exp.Table, naming: Naming, *, normalized: bool = True) -> 
         return name
     db = table.text("db") or naming.db
     catalog = table.text("catalog") or (naming.catalog if db else None)
-    parts = [p for p in (catalog, db, name) if p]
-    # Four-part names (T-SQL linked servers) keep their extra leading parts.
-    extra = [p.name for p in table.parts[: max(0, len(table.parts) - 3)]]
-    return ".".join(extra + parts)
+    return ".".join(p for p in (catalog, db, name) if p)
 
 
 def _ident_name(node: exp.Expr | None) -> str:

@@ -67,6 +67,10 @@ def _insert(stmt: exp.Insert) -> Plan:
     if target is None:
         return Plan("other")  # INSERT OVERWRITE DIRECTORY and friends
     query = stmt.expression
+    while isinstance(query, exp.Subquery) and not query.alias:
+        query = query.this  # INSERT INTO t (a, b) (SELECT ...) / (WITH ... SELECT ...)
+    if isinstance(query, exp.Values) and query.find(exp.Subquery):
+        query = _values_as_select(query)
     with_ = stmt.args.get("with_")
     if with_ is not None and isinstance(query, exp.Query) and not query.args.get("with_"):
         query = query.copy()
@@ -160,8 +164,27 @@ def _when_assignments(then: exp.Expr | None) -> list[tuple[str, exp.Expr]]:
     return []
 
 
+def _values_as_select(values: exp.Values) -> exp.Query:
+    """`VALUES (1, (SELECT max(id) FROM u)), ...` as `SELECT 1, (SELECT ...) UNION ALL
+    ...`: the same rows, in a shape whose subqueries the lineage walk reads."""
+    rows = [
+        exp.select(*(v.copy() for v in row.expressions))
+        for row in values.expressions
+        if isinstance(row, exp.Tuple)
+    ]
+    query: exp.Query = rows[0]
+    for row in rows[1:]:
+        query = exp.union(query, row, distinct=False)
+    return query
+
+
 def _delete(stmt: exp.Delete) -> Plan:
     target = stmt.this
+    tables = stmt.args.get("tables") or []
+    if not isinstance(target, exp.Table) and len(tables) == 1:
+        target = tables[0]  # T-SQL `DELETE dbo.t WHERE ...` (FROM is optional)
+        stmt = stmt.copy()
+        stmt.set("tables", None)
     if not isinstance(target, exp.Table):
         return Plan("other")
     relation, joins = _detach_joins(target)

@@ -28,7 +28,7 @@ def attribute_unqualified(root: Scope, schema: MappingSchema, *, mark: bool = Fa
         ]
         if not bare:
             continue
-        known = {alias: _known_columns(src, schema) for alias, src in _sources(scope)}
+        known = {alias: _known_columns(src, schema) for alias, src in _sources(_owning(scope))}
         pivots = _pivots(scope)
         for alias, pivot in pivots.items():
             if known.get(alias) is not None:
@@ -47,6 +47,15 @@ def attribute_unqualified(root: Scope, schema: MappingSchema, *, mark: bool = Fa
                 column.set("table", exp.to_identifier(owner))
             elif mark and scope.can_be_correlated and not alias_ref:
                 column.set("table", exp.to_identifier(UNRESOLVED))
+
+
+def _owning(scope: Scope) -> Scope:
+    """Where a bare column of `scope` comes from: the scope itself, or for a subquery
+    with no FROM (`SELECT (SELECT a + b) FROM t`) the nearest enclosing scope that
+    has sources, as the column can only be a correlated reference."""
+    while not _sources(scope) and scope.can_be_correlated and scope.parent is not None:
+        scope = scope.parent
+    return scope
 
 
 def _in_own_projection(column: exp.Column, projections: list[exp.Expr]) -> bool:

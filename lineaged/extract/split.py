@@ -142,8 +142,15 @@ def word(tok: Token | None) -> str:
 GO_LINE = re.compile(r"^[ \t]*GO(?:[ \t]+\d+)?[ \t]*(?:--[^\n]*)?$", re.IGNORECASE | re.MULTILINE)
 
 
+# Oracle (SQL*Plus, SQLcl): `/` alone on a line runs the block before it, like `;`.
+SLASH_LINE = re.compile(r"^[ \t]*/[ \t]*$", re.MULTILINE)
+
+
 def split(sql: str, dialect: Dialect, *, _depth: int = 0) -> list[Chunk]:
     """Statements of `sql` in order. Raises sqlglot's TokenError on untokenizable text."""
+    if type(dialect).__name__ == "Oracle" and "/" in sql:
+        # Same length, so every token offset still points into the original text.
+        sql = SLASH_LINE.sub(lambda m: m.group(0).replace("/", ";"), sql)
     if not _is_tsql(dialect) or not GO_LINE.search(sql):
         return _Splitter(dialect.tokenize(sql), sql, dialect, _depth).run()
     chunks: list[Chunk] = []
@@ -345,8 +352,8 @@ class _Splitter:
         if w == "IF" and pw in OBJECT_WORDS:
             return word(self.peek(i + 1)) in {"EXISTS", "NOT"}
         if tt == T.WITH:
-            if word(self.peek(i + 1)) in {"(", "CHECK", "NOCHECK", "TIES", "ROLLUP", "GRANT"}:
-                return True  # table hint WITH (NOLOCK), WITH CHECK OPTION, ...
+            if not self._cte_follows(i):
+                return True  # WITH (NOLOCK), WITH CHECK OPTION, RESTORE ... WITH MOVE, ...
             return head in {T.INSERT, T.CREATE} and T.SELECT not in seen
         if self.cte_pending and tt in MAIN_STATEMENT:
             return True  # the main statement after a CTE list
@@ -357,6 +364,25 @@ class _Splitter:
         if tt in {T.COMMAND, T.EXECUTE}:
             return self.insert_pending
         return False
+
+    def _cte_follows(self, i: int) -> bool:
+        """`WITH name [(columns)] AS (` (or WITH XMLNAMESPACES): a CTE list, which is
+        the only WITH that opens a statement."""
+        name = self.peek(i + 1)
+        if name is None or word(name) == "XMLNAMESPACES":
+            return name is not None
+        if name.token_type not in (T.VAR, T.IDENTIFIER):
+            return False
+        k = i + 2
+        if (tok := self.peek(k)) is not None and tok.token_type == T.L_PAREN:
+            depth = 0
+            while (tok := self.peek(k)) is not None:
+                depth += (tok.token_type == T.L_PAREN) - (tok.token_type == T.R_PAREN)
+                k += 1
+                if depth == 0:
+                    break
+        after = self.peek(k + 1)
+        return word(self.peek(k)) == "AS" and after is not None and after.token_type == T.L_PAREN
 
     def _routine_body_start(self, i: int) -> int | None:
         """If tokens at `i` open CREATE PROCEDURE/FUNCTION/TRIGGER with an inline body,

@@ -1,0 +1,4 @@
+BEGIN
+  INSERT INTO t SELECT a FROM s;
+END;
+/

@@ -1,0 +1,1 @@
+CREATE TABLE x AS SELECT (SELECT a + b AS r) AS s FROM bar;

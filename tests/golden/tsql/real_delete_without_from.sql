@@ -1,0 +1,2 @@
+DELETE Dimension.City;
+delete Comments where id > 2

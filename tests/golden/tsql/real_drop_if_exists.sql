@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS [dbo].[Auto];
+DROP SCHEMA IF EXISTS staging;
+DROP PROCEDURE IF EXISTS dbo.load_auto;
+DROP VIEW IF EXISTS dbo.v_auto

@@ -1,0 +1,1 @@
+insert into srv.db.dbo.t1 (a) select a from srv.db.dbo.t2
