@@ -377,6 +377,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{where}.dialect: unknown dialect '{root.dialect}'")
         if root.schema_file and not Path(root.schema_file).is_file():
             raise ConfigError(f"{where}.schema_file: file not found: {root.schema_file}")
+        if root.schema_file:
+            _check_schema_file(where, root.schema_file)
     if settings.log.level.lower() not in _LOG_LEVELS:
         raise ConfigError(f"log.level: expected one of {sorted(_LOG_LEVELS)}")
     if settings.log.format not in _LOG_FORMATS:
@@ -442,3 +444,14 @@ def _validate_writer(writer: WriterSettings) -> None:
         raise ConfigError("writer.slow_tx_s: must be > 0")
     if not 0 < writer.backoff_initial_s <= writer.backoff_max_s:
         raise ConfigError("writer: need 0 < backoff_initial_s <= backoff_max_s")
+
+
+def _check_schema_file(where: str, path: str) -> None:
+    """Load it now, so a file the loader cannot read stops start-up (and check-config)
+    with one line instead of a traceback at the first extraction."""
+    from lineaged.extract.schema import load_schema_file
+
+    try:
+        load_schema_file(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}.schema_file: {exc}") from None

@@ -214,3 +214,10 @@ def test_absurd_numbers_are_rejected(tmp_path: Path, extra: str, message: str) -
         key, value = rest.strip().split(" = ")
         env = {f"LINEAGED_{section.upper()}_{key.upper()}": value}
         load_settings(write(tmp_path, BASE), env=env)
+
+
+def test_unreadable_schema_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "schema.yaml").write_text("t:\n  a: !include-field-description x\n")
+    cfg = write(tmp_path, BASE + f'schema_file = "{tmp_path / "schema.yaml"}"\n')
+    with pytest.raises(ConfigError, match=r"roots\[0\]\.schema_file: .*invalid YAML"):
+        load_settings(cfg, env={})

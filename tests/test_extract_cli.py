@@ -86,3 +86,11 @@ def test_directory_resolves_stars_across_files_and_reports_conflicts(
     ]
     assert b"stg.v is defined differently in" in captured.err
     assert b"d_other.sql; using" in captured.err
+
+
+def test_unreadable_schema_file_exits_2_with_one_line(tmp_path, capsys) -> None:
+    (tmp_path / "x.sql").write_text("SELECT 1")
+    (tmp_path / "s.yaml").write_text("t:\n  a: !include-field-description x\n")
+    assert run([str(tmp_path / "x.sql"), "--schema", str(tmp_path / "s.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "s.yaml" in err and "Traceback" not in err

@@ -114,3 +114,20 @@ def test_error_strings_do_not_change_between_runs() -> None:
         )
         outputs.add(run.stdout)
     assert len(outputs) == 1, outputs
+
+
+def test_semantic_view_reads_the_table_it_names() -> None:
+    s = only("CREATE TABLE x AS SELECT * FROM SEMANTIC_VIEW(b METRICS m DIMENSIONS d)", "snowflake")
+    assert (s.kind, s.targets, s.sources, s.error) == ("create_table_as", ("X",), ("B",), None)
+
+
+def test_file_datasets_never_get_a_default_schema() -> None:
+    sql = "INSERT INTO u SELECT a FROM parquet.`/data/users.parquet`"
+    s = extract(sql, "spark", default_schema="dw").statements[0]
+    assert s.targets == ("dw.u",) and s.sources == ("path:/data/users.parquet",)
+
+
+def test_merge_star_without_a_schema_says_the_columns_are_unknown() -> None:
+    sql = "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET *"
+    s = only(sql, "spark")
+    assert s.sources == ("s",) and "t.*" in s.unresolved

@@ -19,6 +19,23 @@ def test_bad_shape_is_a_value_error(tmp_path) -> None:
         load_schema_file(tmp_path / "s.json")
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("tags.yaml", "t:\n  a: !include-field-description x\n", "line 2, column 6"),
+        ("broken.yaml", "t: {a: int\nu: [\n", "line 2, column 2"),
+        ("broken.json", '{"t": {"a": "int"', "invalid JSON"),
+    ],
+)
+def test_unreadable_schema_file_is_one_line_value_error(tmp_path, name, text, where) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        load_schema_file(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and where in message
+
+
 def test_fingerprint_is_order_insensitive_and_content_sensitive() -> None:
     a = {"t": {"x": "int", "y": "int"}, "u": {"z": "int"}}
     b = {"u": {"z": "int"}, "t": {"y": "int", "x": "int"}}

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 from sqlglot.dialects.dialect import Dialect, Dialects
 
-from lineaged.extract.names import Naming
 from lineaged.extract.file_lineage import extract_text
+from lineaged.extract.names import Naming
 from lineaged.extract.schema import (
     TableColumns,
     explicit_columns,

@@ -13,6 +13,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from lineaged.extract.bounds import MAX_FILE_CHARS, check_bounds
+from lineaged.extract.commands import plan_command
 from lineaged.extract.context import (
     FileContext,
     declare_table_variables,
@@ -133,8 +134,12 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
         stmt = parse(chunk, ctx)
         if stmt is None:
             return StatementLineage(index, line, "other")
-        if isinstance(stmt, exp.Command) and looks_like_data_statement(chunk.tokens):
-            return StatementLineage(index, line, "other", error=not_understood(chunk))
+        if isinstance(stmt, exp.Command):
+            command = plan_command(stmt, ctx.dialect)
+            if command is not None:
+                return statement_lineage(index, line, command, ctx)
+            if looks_like_data_statement(chunk.tokens):
+                return StatementLineage(index, line, "other", error=not_understood(chunk))
         return statement_lineage(index, line, plan(stmt), ctx)
     except ParseError as exc:
         return StatementLineage(index, line, "other", error=parse_error(exc, chunk))

@@ -19,7 +19,7 @@ from sqlglot.schema import MappingSchema
 from lineaged.extract.columns import CONDITIONAL, STAR, UNNAMED, Base, ColumnWalker, Lin, merge
 from lineaged.extract.context import FileContext
 from lineaged.extract.names import is_temp_name, table_name
-from lineaged.extract.plan import CONDITION, Plan
+from lineaged.extract.plan import CONDITION, Plan, expand_merge_star
 from lineaged.extract.resolve import attribute_unqualified
 from lineaged.extract.schema import UNKNOWN_TYPE
 from lineaged.extract.tables import source_tables
@@ -45,11 +45,21 @@ def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> State
         elif learned:
             ctx.schema.define(target, learned)
         return StatementLineage(**base, targets=(target,), sources=(old,))
+    if p.kind == "alter_exchange":  # the partition moves from the other table into target
+        return StatementLineage(
+            **base, targets=(target,), sources=(table_name(p.renamed_from, ctx.naming),)
+        )
+    if p.kind == "alter_swap":
+        pair = tuple(sorted({target, table_name(p.swapped_with, ctx.naming)}))
+        _swap_schema(ctx, *pair)
+        return StatementLineage(**base, targets=pair, sources=pair)
 
     unresolved: set[str] = set()
     q = QueryLineage()
+    if p.star_from is not None and target is not None:
+        _expand_merge_star(p, target, ctx, unresolved)
     if p.query is not None:
-        wants_columns = target is not None and p.kind not in {"delete", "create_table"}
+        wants_columns = target is not None and p.kind not in TABLE_LEVEL_KINDS
         q = _query_lineage(p, target, ctx, unresolved, with_columns=wants_columns)
     sources = q.sources
     if target is not None and not p.target_is_source:
@@ -77,6 +87,32 @@ def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> State
 
 # Statements whose query's output columns are the target's columns.
 _DEFINING_QUERIES = frozenset({"create_table_as", "create_view", "select_into"})
+
+
+# Kinds whose column lineage is not reported: DELETE moves no values, a DDL has no
+# query, and COPY/UNLOAD move whole files whose columns are not known.
+TABLE_LEVEL_KINDS = frozenset({"delete", "create_table", "copy", "unload"})
+
+
+def _swap_schema(ctx: FileContext, a: str, b: str) -> None:
+    first, second = ctx.schema.get(a), ctx.schema.get(b)
+    if second:
+        ctx.schema.add(a, second)
+    if first:
+        ctx.schema.add(b, first)
+
+
+def _expand_merge_star(p: Plan, target: str, ctx: FileContext, unresolved: set[str]) -> None:
+    """`UPDATE SET *` / `INSERT *` assign every target column from the source column of
+    the same name: known only from the schema (of the target, else of the source)."""
+    source = p.star_from
+    known = ctx.schema.get(target)
+    if not known and isinstance(source, exp.Table):
+        known = ctx.schema.get(table_name(source, ctx.naming))
+    if known:
+        expand_merge_star(p, list(known))
+    else:
+        unresolved.add(f"{target}.*")
 
 
 @dataclass(slots=True)

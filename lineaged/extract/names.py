@@ -16,6 +16,8 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from lineaged.extract.datasets import is_path_name
+
 
 @dataclass(frozen=True, slots=True)
 class Naming:
@@ -88,8 +90,9 @@ def table_name(table: exp.Table, naming: Naming, *, normalized: bool = True) -> 
     name = _ident_name(table.this)
     if table.this is not None and table.this.args.get("temporary") and not is_temp_name(name):
         name = "#" + name  # T-SQL `INTO #t` parses to a flagged `t`; FROM #t keeps the `#`
-    if is_temp_name(name):
-        # A temp table lives in the session, not in any schema: never prefix it.
+    if is_temp_name(name) or is_path_name(name):
+        # A temp table lives in the session, not in any schema, and a file is no
+        # table: never prefix either.
         return name
     db = table.text("db") or naming.db
     catalog = table.text("catalog") or (naming.catalog if db else None)

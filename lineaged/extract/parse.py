@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from lineaged.extract.datasets import mark_datasets
 from lineaged.extract.names import flatten_long_names, name_table_variables
 from lineaged.extract.rewrite import rewrite_tsql
 from lineaged.extract.split import Chunk
@@ -25,7 +26,7 @@ def parse(chunk: Chunk, ctx: FileContext) -> exp.Expr | None:
     trees = [t for t in parser.parse(tokens, chunk.sql) if t is not None]
     if not trees:
         return None
-    tree = trees[0]
+    tree = mark_datasets(trees[0], type(ctx.dialect).__name__)
     if ctx.tsql:
         tree = name_table_variables(tree)
     tree = normalize_identifiers(tree, dialect=ctx.dialect)

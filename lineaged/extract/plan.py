@@ -7,7 +7,7 @@ rewritten into an equivalent SELECT (`FROM target JOIN source ON ...`, one proje
 per assignment, WHEN conditions as extra projections) for that purpose only.
 
 Kinds: select, insert, create_table_as, create_view, create_table, select_into, merge,
-update, delete, drop, alter_rename, other.
+update, delete, drop, alter_rename, alter_swap, alter_exchange, copy, unload, other.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlglot import exp
+
+from lineaged.extract.datasets import path_table
 
 # How a projection of a rewritten UPDATE/MERGE relates to its target column.
 VALUE, CONDITION = "value", "condition"
@@ -33,7 +35,13 @@ class Plan:
     # UPDATE/MERGE/DELETE read their own target; it is the target, not a source.
     target_is_source: bool = True
     ddl_columns: list[tuple[str, str]] = field(default_factory=list)
+    # ALTER TABLE a RENAME TO b / a EXCHANGE PARTITION ... WITH TABLE b: the old / other.
     renamed_from: exp.Table | None = None
+    # ALTER TABLE a SWAP WITH b: b.
+    swapped_with: exp.Table | None = None
+    # Spark MERGE ... UPDATE SET * / INSERT *: the USING relation whose columns (those
+    # the schema knows for the target) fill the target's columns of the same name.
+    star_from: exp.Expr | None = None
     dropped: list[exp.Table] = field(default_factory=list)
 
 
@@ -64,8 +72,11 @@ def _select(stmt: exp.Expr) -> Plan:
 
 def _insert(stmt: exp.Insert) -> Plan:
     target, columns = _split_schema(stmt.this)
+    directory = stmt.this
+    if isinstance(directory, exp.Directory) and isinstance(directory.this, exp.Literal):
+        target = path_table(directory.this.name)  # INSERT OVERWRITE [LOCAL] DIRECTORY
     if target is None:
-        return Plan("other")  # INSERT OVERWRITE DIRECTORY and friends
+        return Plan("other")
     query = stmt.expression
     while isinstance(query, exp.Subquery) and not query.alias:
         query = query.this  # INSERT INTO t (a, b) (SELECT ...) / (WITH ... SELECT ...)
@@ -85,6 +96,9 @@ def _create(stmt: exp.Create) -> Plan:
         return Plan("other")
     temporary = _is_temporary(stmt, target)
     query = stmt.expression
+    clone = stmt.args.get("clone")
+    if clone is not None and isinstance(clone.this, exp.Table):
+        query = exp.select("*").from_(clone.this.copy())  # Snowflake/BigQuery CLONE: a copy
     if isinstance(query, exp.Subquery):
         query = query.unnest()
     if isinstance(query, exp.Query):
@@ -140,14 +154,32 @@ def _merge(stmt: exp.Merge) -> Plan:
     query = query.join(using.copy(), on=stmt.args.get("on").copy() if stmt.args.get("on") else None)
     roles: dict[str, tuple[str, str]] = {}
     whens = stmt.args.get("whens")
+    star_from = None
     for when in whens.expressions if whens else []:
+        if _assigns_star(when.args.get("then")):
+            star_from = using
+            continue
         assigned = _when_assignments(when.args.get("then"))
         for column, value in assigned:
             _project(query, roles, column, value, VALUE)
             if when.args.get("condition") is not None:
                 _project(query, roles, column, when.args["condition"], CONDITION)
     _carry_with(stmt, query)
-    return Plan("merge", target=_bare(target), query=query, roles=roles, target_is_source=False)
+    return Plan(
+        "merge",
+        target=_bare(target),
+        query=query,
+        roles=roles,
+        target_is_source=False,
+        star_from=star_from,
+    )
+
+
+def _assigns_star(then: exp.Expr | None) -> bool:
+    """Spark/Delta `UPDATE SET *` and `INSERT *`."""
+    if isinstance(then, exp.Update):
+        return any(isinstance(e, exp.Star) for e in then.expressions)
+    return isinstance(then, exp.Insert) and isinstance(then.this, exp.Star)
 
 
 def _when_assignments(then: exp.Expr | None) -> list[tuple[str, exp.Expr]]:
@@ -213,6 +245,9 @@ def _drop(stmt: exp.Drop) -> Plan:
 
 def _alter(stmt: exp.Alter) -> Plan:
     actions = stmt.args.get("actions") or []
+    swap = next((a for a in actions if isinstance(a, exp.SwapTable)), None)
+    if swap is not None and isinstance(stmt.this, exp.Table) and isinstance(swap.this, exp.Table):
+        return Plan("alter_swap", target=stmt.this, swapped_with=swap.this)
     rename = next((a for a in actions if isinstance(a, exp.AlterRename)), None)
     if rename is None or not isinstance(stmt.this, exp.Table):
         return Plan("other")
@@ -225,6 +260,36 @@ def _alter(stmt: exp.Alter) -> Plan:
     return Plan("alter_rename", target=new, renamed_from=old)
 
 
+def _copy(stmt: exp.Copy) -> Plan:
+    """COPY [INTO] x FROM y / COPY x TO y: x is a table (or a stage), y files, a stage
+    or a query. Table-level only: which columns a file holds is not known."""
+    table, columns = _split_schema(stmt.this)
+    files = stmt.args.get("files") or []
+    if stmt.args.get("kind"):  # FROM: load into `this`
+        source = next((f for f in files if isinstance(f, (exp.Table, exp.Subquery))), None)
+        literal = next((f for f in files if isinstance(f, exp.Literal) and f.is_string), None)
+        if source is None and literal is not None:
+            source = path_table(literal.name)
+        query = _reading(source)
+        return Plan("copy", target=table, query=query) if table else Plan("other")
+    literal = next((f for f in files if isinstance(f, exp.Literal) and f.is_string), None)
+    if literal is None:
+        return Plan("other")  # COPY t TO STDOUT
+    if table is not None:
+        query = exp.select(*(columns or ["*"])).from_(table.copy())
+    else:
+        query = _reading(stmt.this)
+    return Plan("copy", target=path_table(literal.name), query=query)
+
+
+def _reading(source: exp.Expr | None) -> exp.Expr | None:
+    if isinstance(source, exp.Subquery):
+        return source.unnest().copy()
+    if isinstance(source, exp.Table):
+        return exp.select("*").from_(source.copy())
+    return None
+
+
 _HANDLERS: tuple[tuple[type, object], ...] = (
     (exp.Query, _select),
     (exp.Insert, _insert),
@@ -234,6 +299,7 @@ _HANDLERS: tuple[tuple[type, object], ...] = (
     (exp.Delete, _delete),
     (exp.Drop, _drop),
     (exp.Alter, _alter),
+    (exp.Copy, _copy),
 )
 
 
@@ -314,3 +380,14 @@ def _carry_with(stmt: exp.Expr, query: exp.Select) -> None:
     with_ = stmt.args.get("with_")
     if with_ is not None:
         query.set("with_", with_.copy())
+
+
+def expand_merge_star(p: Plan, columns: list[str]) -> None:
+    """MERGE ... UPDATE SET * / INSERT *: each of `columns` (the target's) is assigned
+    from the USING relation's column of the same name, unless a WHEN names it."""
+    assigned = {column for column, _ in (p.roles or {}).values()}
+    alias = exp.to_identifier(p.star_from.alias_or_name)
+    for name in columns:
+        if name not in assigned:
+            value = exp.Column(this=exp.to_identifier(name, quoted=True), table=alias)
+            _project(p.query, p.roles, name, value, VALUE)

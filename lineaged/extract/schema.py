@@ -35,10 +35,26 @@ def load_schema_file(path: str | Path) -> dict[str, dict[str, str]]:
     if path.suffix.lower() in {".yaml", ".yml"}:
         import yaml  # only the YAML path pays for the import
 
-        data = yaml.safe_load(raw)
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            problem = _yaml_problem(exc)
+            raise ValueError(f"{path}: not a schema file: invalid YAML, {problem}") from None
     else:
-        data = orjson.loads(raw)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not a schema file: invalid JSON, {exc}") from None
     return _validated(data, str(path))
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """One line: where and what (`line 3, column 7: could not determine a constructor
+    for the tag '!include'`), never the multi-line excerpt PyYAML prints."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
 
 
 def _validated(data: object, origin: str) -> dict[str, dict[str, str]]:
