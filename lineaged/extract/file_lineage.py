@@ -13,13 +13,14 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from lineaged.extract.bounds import MAX_FILE_CHARS, check_bounds
-from lineaged.extract.commands import plan_command
+from lineaged.extract.commands import plan_command, plan_from_tokens
 from lineaged.extract.context import (
     FileContext,
     declare_table_variables,
     learn_variables,
     use_database,
 )
+from lineaged.extract.ddl import create_table_from_tokens
 from lineaged.extract.errors import at, not_understood, parse_error, short
 from lineaged.extract.heads import has_no_lineage, is_use, looks_like_data_statement
 from lineaged.extract.lineage import statement_lineage
@@ -131,6 +132,9 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
         too_big = check_bounds(chunk)
         if too_big:
             return StatementLineage(index, line, "other", error=too_big)
+        by_tokens = plan_from_tokens(chunk.tokens, chunk.sql, ctx.dialect)
+        if by_tokens is not None:
+            return statement_lineage(index, line, by_tokens, ctx)
         stmt = parse(chunk, ctx)
         if stmt is None:
             return StatementLineage(index, line, "other")
@@ -142,6 +146,9 @@ def _statement(index: int, chunk: Chunk, ctx: FileContext) -> StatementLineage:
                 return StatementLineage(index, line, "other", error=not_understood(chunk))
         return statement_lineage(index, line, plan(stmt), ctx)
     except ParseError as exc:
+        ddl = create_table_from_tokens(chunk.tokens, chunk.sql, ctx.dialect)
+        if ddl is not None:
+            return statement_lineage(index, line, ddl, ctx)
         return StatementLineage(index, line, "other", error=parse_error(exc, chunk))
     except RecursionError:
         return StatementLineage(index, line, "other", error=at(chunk, "nesting too deep"))

@@ -18,6 +18,8 @@ NO_LINEAGE_WORDS = frozenset(
     {"SET", "GRANT", "DENY", "REVOKE", "RESTORE", "BACKUP", "DBCC", "CHECKPOINT", "KILL"}
     | {"RECONFIGURE", "SHUTDOWN", "COMMIT", "ROLLBACK", "SAVE", "ANALYZE", "VACUUM"}
     | {"EXPLAIN", "SHOW", "DESCRIBE", "DESC", "COMMENT", "REFRESH", "MSCK", "OPTIMIZE"}
+    # EXEC runs a procedure or a string: what it reads and writes is not in the SQL.
+    | {"EXEC", "EXECUTE", "CALL"}
 )
 # `CREATE|ALTER|DROP <object>` for objects that hold no table data of their own.
 NO_LINEAGE_OBJECTS = frozenset(

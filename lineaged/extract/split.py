@@ -88,6 +88,8 @@ TSQL_STARTERS = frozenset(
 )
 TSQL_STARTER_WORDS = frozenset(
     {"IF", "WHILE", "RETURN", "PRINT", "RAISERROR", "THROW", "GRANT", "DENY", "REVOKE"}
+    | {"COMMIT", "ROLLBACK", "DBCC", "BULK", "CHECKPOINT", "OPEN", "CLOSE", "DEALLOCATE"}
+    | {"FETCH", "BREAK", "CONTINUE", "WAITFOR"}
 )
 MAIN_STATEMENT = frozenset({T.SELECT, T.INSERT, T.UPDATE, T.DELETE, T.MERGE})
 # `DROP TABLE IF EXISTS`, `CREATE SCHEMA IF NOT EXISTS`: the IF after these words is
@@ -287,6 +289,9 @@ class _Splitter:
             self.case -= 1
             self.cur.append(self.toks[i])
             return i + 1
+        if self.paren > 0:  # inside brackets END is a word (`AS ROW END`), not a block's
+            self.cur.append(self.toks[i])
+            return i + 1
         self.flush()  # END of a BEGIN block or of IF/LOOP/CASE/TRY statements
         return i + 2 if suffix in END_SUFFIXES else i + 1
 
@@ -340,7 +345,7 @@ class _Splitter:
         pw = word(prev)
         head = self.cur[0].token_type
         seen = {t.token_type for t in self.cur}
-        if pw in {"THEN", "ON", "FOR", "AS", "OF", "INSTEAD", "AFTER", "BEFORE", ","}:
+        if pw in {"THEN", "ON", "FOR", "AS", "OF", "INSTEAD", "AFTER", "BEFORE", ",", "BULK"}:
             return True
         if prev is not None and prev.token_type in SET_OPS:
             return True
@@ -349,6 +354,8 @@ class _Splitter:
             return True  # ... TO r WITH GRANT OPTION
         if word(self.cur[0]) in PERMISSION_WORDS:
             return not any(word(t) in {"ON", "TO", "FROM"} for t in self.cur)
+        if w == "FETCH" and (pw in {"ROWS", "ROW"} or any(word(t) == "OFFSET" for t in self.cur)):
+            return True  # OFFSET n ROWS FETCH NEXT m ROWS ONLY
         if w == "IF" and pw in OBJECT_WORDS:
             return word(self.peek(i + 1)) in {"EXISTS", "NOT"}
         if tt == T.WITH:
