@@ -1,6 +1,7 @@
 """Plans for statements sqlglot keeps only as an opaque `Command` (or cannot parse)
 but whose lineage is plain from their text: Redshift `UNLOAD ('query') TO 'location'`,
-Hive/Spark `ALTER TABLE a EXCHANGE PARTITION (...) WITH TABLE b`, T-SQL `BULK INSERT t
+Hive/Spark `ALTER TABLE a EXCHANGE PARTITION (...) WITH TABLE b`, BigQuery `CREATE
+SNAPSHOT TABLE a CLONE b`, T-SQL `BULK INSERT t
 FROM 'file'` and `INSERT INTO t [(cols)] EXEC procedure ...`."""
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from lineaged.extract.plan import Plan
 from lineaged.extract.split import word
 
 _UNLOAD = re.compile(r"^\s*\(\s*'((?:[^']|'')*)'\s*\)\s*TO\s+'((?:[^']|'')*)'", re.I | re.S)
+# BigQuery `CREATE SNAPSHOT TABLE [IF NOT EXISTS] a CLONE b [FOR SYSTEM_TIME ...]`.
+_SNAPSHOT = re.compile(
+    r"^\s*SNAPSHOT\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)\s+CLONE\s+([^\s;]+)", re.I
+)
 _EXCHANGE = re.compile(
     r"^\s*TABLE\s+(\S+)\s+EXCHANGE\s+PARTITION\s*\(.*?\)\s*WITH\s+TABLE\s+(\S+?)\s*;?\s*$",
     re.I | re.S,
@@ -32,6 +37,11 @@ def plan_command(stmt: exp.Command, dialect: Dialect) -> Plan | None:
         query = _normalized(parse_one(m.group(1).replace("''", "'"), dialect=dialect), dialect)
         target = path_table(m.group(2).replace("''", "'"))
         return Plan("unload", target=target, query=query)
+    if head == "CREATE" and (m := _SNAPSHOT.match(text)):
+        target, source = (
+            _normalized(exp.to_table(n, dialect=dialect), dialect) for n in m.groups()
+        )
+        return Plan("create_table_as", target=target, query=exp.select("*").from_(source))
     if head == "ALTER" and (m := _EXCHANGE.match(text)):
         into, out_of = (_normalized(exp.to_table(n, dialect=dialect), dialect) for n in m.groups())
         return Plan("alter_exchange", target=into, renamed_from=out_of)
