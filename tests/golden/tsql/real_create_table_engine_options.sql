@@ -8,3 +8,12 @@ CREATE TABLE [Sales].[Cities] (
     PERIOD FOR SYSTEM_TIME ([ValidFrom], [ValidTo])
 ) WITH (MEMORY_OPTIMIZED = ON);
 INSERT INTO dbo.copy SELECT * FROM Sales.Cities;
+CREATE TABLE [wwi].[dimension_City]
+WITH
+(
+    DISTRIBUTION = REPLICATE,
+    CLUSTERED COLUMNSTORE INDEX
+)
+AS
+SELECT CityID, CityName FROM [ext].[dimension_City]
+OPTION (LABEL = 'CTAS : Load [wwi].[dimension_City]');
