@@ -131,3 +131,11 @@ def test_merge_star_without_a_schema_says_the_columns_are_unknown() -> None:
     sql = "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET *"
     s = only(sql, "spark")
     assert s.sources == ("s",) and "t.*" in s.unresolved
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("mssql", "tsql"), ("postgress", "postgres")])
+def test_an_unknown_dialect_suggests_the_close_one_and_lists_all(typed: str, meant: str) -> None:
+    with pytest.raises(ValueError) as info:
+        extract("SELECT 1", typed)
+    message = str(info.value)
+    assert f"did you mean {meant!r}" in message and "bigquery, " in message

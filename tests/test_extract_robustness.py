@@ -197,5 +197,5 @@ def test_property_token_sequences_are_deterministic(parts: list[str], dialect: s
 
 
 def test_unknown_dialect_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="unknown SQL dialect"):
+    with pytest.raises(ValueError, match="unknown dialect"):
         extract("SELECT 1", "no-such-dialect")

@@ -11,8 +11,9 @@ import gc
 import logging
 from collections.abc import Mapping
 
-from sqlglot.dialects.dialect import Dialect, Dialects
+from sqlglot.dialects.dialect import Dialect
 
+from lineaged.extract.dialects import known_dialects, unknown_dialect_message
 from lineaged.extract.file_lineage import extract_text
 from lineaged.extract.names import Naming
 from lineaged.extract.schema import (
@@ -40,11 +41,6 @@ EXTRACTOR_VERSION = "1.5.0+sqlglot30.30.0"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-def known_dialects() -> tuple[str, ...]:
-    """Dialect names accepted by extract() (sqlglot's, minus the generic base)."""
-    return tuple(sorted(d.value for d in Dialects if d.value))
-
-
 def extract(
     text: str | bytes,
     dialect: str,
@@ -62,9 +58,7 @@ def extract(
     The schema file takes precedence over the catalog, and the file's own definitions
     over both."""
     if dialect not in known_dialects():
-        raise ValueError(
-            f"unknown SQL dialect {dialect!r}; expected one of: {', '.join(known_dialects())}"
-        )
+        raise ValueError(unknown_dialect_message(dialect))
     engine = Dialect.get_or_raise(dialect)
     text, file_error = _decode(text)
     return extract_text(
