@@ -20,7 +20,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from lineaged.extract.pipeline import MAX_FILE_CHARS
+from lineaged.extract.bounds import MAX_FILE_CHARS
 
 MAX_FILE_BYTES = 4 * MAX_FILE_CHARS
 _CHUNK = 1 << 20

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lineaged.extract.pipeline import MAX_FILE_CHARS
+from lineaged.extract.bounds import MAX_FILE_CHARS
 from lineaged.reading import MAX_FILE_BYTES, NotRegularFile, read_file
 
 
