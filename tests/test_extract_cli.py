@@ -94,3 +94,54 @@ def test_unreadable_schema_file_exits_2_with_one_line(tmp_path, capsys) -> None:
     assert run([str(tmp_path / "x.sql"), "--schema", str(tmp_path / "s.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "s.yaml" in err and "Traceback" not in err
+
+
+def _docs(out: bytes) -> dict[str, dict]:
+    return {orjson.loads(line)["path"].rsplit("/", 1)[-1]: orjson.loads(line) for line in
+            out.splitlines()}  # fmt: skip
+
+
+def test_config_roots_give_dialect_globs_and_defaults_by_path(
+    tmp_path, capsysbinary, monkeypatch
+) -> None:
+    monkeypatch.delenv("LINEAGED_CONFIG", raising=False)
+    (tmp_path / "ms").mkdir()
+    (tmp_path / "sf").mkdir()
+    (tmp_path / "ms" / "a.sql").write_text("INSERT INTO dbo.t SELECT [x] FROM dbo.s")
+    (tmp_path / "ms" / "skip.sql").write_text("INSERT INTO dbo.u SELECT y FROM dbo.s")
+    (tmp_path / "sf" / "b.sql").write_text("INSERT INTO t SELECT x FROM s")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[[roots]]\nname = "ms"\npath = "ms"\ndialect = "tsql"\nexclude = ["skip.sql"]\n'
+        '[[roots]]\nname = "sf"\npath = "sf"\ndialect = "snowflake"\n'
+        'default_schema = "stage"\n'
+    )
+    assert run(["-c", str(cfg), str(tmp_path), "--json"]) == 0
+    captured = capsysbinary.readouterr()
+    docs = _docs(captured.out)
+    assert set(docs) == {"a.sql", "b.sql"}  # skip.sql is excluded by its root's globs
+    assert docs["a.sql"]["dialect"] == "tsql"
+    assert docs["a.sql"]["statements"][0]["sources"] == ["dbo.s"]
+    assert docs["b.sql"]["dialect"] == "snowflake"
+    assert docs["b.sql"]["statements"][0]["targets"] == ["STAGE.T"]
+    assert b"reading them as" not in captured.err
+
+
+def test_upper_case_extension_counts_and_a_missing_dialect_is_said(
+    tmp_path, capsysbinary, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LINEAGED_CONFIG", raising=False)
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "LOAD.SQL").write_text("INSERT INTO t SELECT a FROM s")
+    assert run(["sql", "--json"]) == 0
+    captured = capsysbinary.readouterr()
+    assert set(_docs(captured.out)) == {"LOAD.SQL"}
+    assert b"no --dialect and no config root" in captured.err
+
+
+def test_unknown_dialect_suggests_and_lists(tmp_path, capsys) -> None:
+    (tmp_path / "x.sql").write_text("SELECT 1")
+    assert run([str(tmp_path / "x.sql"), "--dialect", "mssql"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'tsql'" in err and "snowflake" in err and err.count("\n") == 1

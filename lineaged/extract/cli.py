@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,18 @@ import orjson
 
 from lineaged.catalog import Catalog, Conflict
 from lineaged.catalog.fixpoint import CorpusFile, settle
+from lineaged.config import ConfigError, Settings, load_settings
 from lineaged.extract import extract, known_dialects, load_schema_file, schema_layer
+from lineaged.extract.cli_roots import (
+    FALLBACK_DIALECT,
+    FileOptions,
+    matchers,
+    options_for,
+    sql_files,
+)
+from lineaged.extract.dialects import unknown_dialect_message
 from lineaged.model import FileLineage
+from lineaged.paths import RootMatcher
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,12 +42,24 @@ def add_parser(subparsers: Any) -> None:
         description="Extract table and column lineage from SQL files (see docs/extract.md).",
         epilog="examples:\n  lineaged extract models/orders.sql\n"
         "  lineaged extract models/orders.sql --json | jq .statements\n"
-        "  lineaged extract warehouse/ --dialect snowflake --schema schema.yaml --json\n\n"
+        "  lineaged extract warehouse/ --dialect snowflake --schema schema.yaml --json\n"
+        "  lineaged extract -c config.toml sql/   # each root's dialect, globs, defaults\n\n"
         "exit codes: 0 no errors, 1 some file or statement has an error, 2 bad usage",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="SQL file or directory")
-    parser.add_argument("--dialect", default="postgres", help="sqlglot dialect name")
+    parser.add_argument(
+        "--dialect",
+        help="sqlglot dialect name (default: the dialect of the config root holding the "
+        f"file, else {FALLBACK_DIALECT})",
+    )
+    parser.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="config.toml whose roots give dialect, globs and defaults by path "
+        "(default: $LINEAGED_CONFIG, or ./config.toml when --dialect is not given)",
+    )
     parser.add_argument("--schema", metavar="FILE", help="JSON/YAML {table: {column: type}}")
     parser.add_argument("--json", action="store_true", help="print JSON (JSON Lines if many)")
     parser.add_argument("--default-catalog", metavar="X", help="catalog for unqualified names")
@@ -45,21 +68,33 @@ def add_parser(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.dialect not in known_dialects():
-        print(f"lineaged extract: unknown dialect {args.dialect!r}", file=sys.stderr)
+    if args.dialect is not None and args.dialect not in known_dialects():
+        print(f"lineaged extract: {unknown_dialect_message(args.dialect)}", file=sys.stderr)
         return 2
     try:
-        schema = load_schema_file(args.schema) if args.schema else None
+        roots = matchers(_settings(args))
+    except ConfigError as exc:
+        print(f"lineaged extract: config error: {exc}", file=sys.stderr)
+        return 2
+    files = list(_files(args.paths, roots))
+    options = {str(p): _options(p, roots, args) for p in files}
+    try:
+        schemas = _schemas(options.values())
     except (OSError, ValueError) as exc:
         print(f"lineaged extract: cannot load schema: {exc}", file=sys.stderr)
         return 2
-    files = list(_files(args.paths))
+    if any(o.root == "" for o in options.values()) and args.dialect is None:
+        print(
+            f"lineaged extract: no --dialect and no config root for some files; "
+            f"reading them as {FALLBACK_DIALECT}",
+            file=sys.stderr,
+        )
     if any(not p.exists() for p in files):
         missing = [str(p) for p in files if not p.exists()]
         print(f"lineaged extract: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     many = len(files) > 1 or any(Path(p).is_dir() for p in args.paths)
-    results = _extract_all(files, args, schema)
+    results = _extract_all(files, options, schemas)
     failed = False
     out = sys.stdout.buffer
     for path, data in zip(files, results.data, strict=True):
@@ -92,37 +127,69 @@ class _Extracted:
     unsettled: list[str]
 
 
-def _extract_all(files: list[Path], args: argparse.Namespace, schema: dict | None) -> _Extracted:
+def _settings(args: argparse.Namespace) -> Settings | None:
+    path = args.config or os.environ.get("LINEAGED_CONFIG")
+    if not path and args.dialect is None and Path("config.toml").is_file():
+        path = "config.toml"
+    return load_settings(Path(path)) if path else None
+
+
+def _options(path: Path, roots: list[RootMatcher], args: argparse.Namespace) -> FileOptions:
+    return options_for(
+        path,
+        roots,
+        dialect=args.dialect,
+        default_catalog=args.default_catalog,
+        default_schema=args.default_schema,
+        schema_file=args.schema,
+    )
+
+
+def _schemas(options: Iterable[FileOptions]) -> dict[str, dict | None]:
+    files = {o.schema_file for o in options}
+    return {f: load_schema_file(f) if f else None for f in files}
+
+
+def _extract_all(
+    files: list[Path], options: dict[str, FileOptions], schemas: dict[str, dict | None]
+) -> _Extracted:
     """The files resolve against each other's definitions (corpus catalog), exactly
-    as the daemon resolves a root: the same fixpoint, so the same result."""
+    as the daemon resolves a root: the same fixpoint, so the same result. Each file
+    keeps the options of its root (the root name keys the catalog's schema layer)."""
     data = [p.read_bytes() for p in files]
-    corpus = [CorpusFile(str(p), "", d) for p, d in zip(files, data, strict=True)]
+    corpus = [CorpusFile(str(p), options[str(p)].root, d) for p, d in zip(files, data, strict=True)]
 
     def one(f: CorpusFile, catalog: Mapping[str, Mapping[str, str]]) -> FileLineage:
+        o = options[f.id]
         return extract(
             f.data,
-            args.dialect,
-            schema,
-            default_catalog=args.default_catalog,
-            default_schema=args.default_schema,
+            o.dialect,
+            schemas[o.schema_file],
+            default_catalog=o.default_catalog,
+            default_schema=o.default_schema,
             catalog=catalog,
         )
 
-    layer = schema_layer(
-        schema,
-        args.dialect,
-        default_catalog=args.default_catalog,
-        default_schema=args.default_schema,
-    )
-    settled = settle(corpus, one, Catalog(explicit={"": layer}))
+    layers = {}
+    for o in options.values():
+        layers.setdefault(
+            o.root,
+            schema_layer(
+                schemas[o.schema_file],
+                o.dialect,
+                default_catalog=o.default_catalog,
+                default_schema=o.default_schema,
+            ),
+        )
+    settled = settle(corpus, one, Catalog(explicit=layers))
     return _Extracted(data, settled.results, settled.conflicts, settled.unsettled)
 
 
-def _files(paths: list[str]) -> Iterator[Path]:
+def _files(paths: list[str], roots: list[RootMatcher]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.sql") if p.is_file())
+            yield from sql_files(path, roots)
         else:
             yield path
 
