@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,13 @@ from pathlib import Path
 import orjson
 
 from lineaged import private
+
+FILE_NAME = "dead_letters.jsonl"
+
+
+def dead_letters_path(state_dir: Path) -> Path:
+    """Where the daemon appends dead letters and `lineaged replay` reads them."""
+    return state_dir / FILE_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +118,3 @@ def _as_dict(d: DeadLetter) -> dict[str, object]:
         "message": d.message,
         "time": d.time,
     }
-
-
-def now() -> float:
-    return time.time()

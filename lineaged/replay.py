@@ -1,4 +1,4 @@
-"""`lineaged replay`: re-drive the dead letters once their cause is fixed.
+"""The work behind `lineaged replay`: re-drive the dead letters once their cause is fixed.
 
 Each dead-lettered file is read again from disk, extracted, and written through the
 same GraphWriter as the daemon uses (same splitting, same dead-lettering). Then:
@@ -12,26 +12,22 @@ replayed file is written as one atomic replace like any other.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-from neo4j import AsyncDriver, AsyncGraphDatabase
+from neo4j import AsyncDriver
 
 from lineaged.config import RootSettings, Settings
 from lineaged.deadletters import DeadLetter, DeadLetters
-from lineaged.graph.errors import ErrorKind, classify, describe
+from lineaged.graph.connect import connected
 from lineaged.graph.schema import ensure_schema
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import FileRef, FileUpdate, Priority
 from lineaged.pool import PriorityPool, WorkerCrashed
 
-DEAD_LETTERS_NAME = "dead_letters.jsonl"
 CRASHED = "WorkerCrashed"
 
 
@@ -47,14 +43,6 @@ class ReplayReport:
             "removed": self.removed,
             "failed": [{"file": d.file_id, "error": d.message} for d in self.failed],
         }
-
-
-class CannotConnect(RuntimeError):
-    pass
-
-
-def dead_letters_path(settings: Settings) -> Path:
-    return settings.state.dir / DEAD_LETTERS_NAME
 
 
 async def replay(settings: Settings, driver: AsyncDriver, dead: DeadLetters) -> ReplayReport:
@@ -189,83 +177,9 @@ def _unreplayable(letter: DeadLetter, why: str) -> DeadLetter:
     return DeadLetter(letter.root, letter.path, letter.sha256, "ReplaySkipped", why, time.time())
 
 
-async def _connect(settings: Settings) -> AsyncDriver:
-    cfg = settings.neo4j
-    driver = AsyncGraphDatabase.driver(
-        cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
-    )
-    deadline = time.monotonic() + cfg.connect_timeout_s
-    while True:
-        try:
-            await driver.verify_connectivity()
-            return driver
-        except Exception as exc:
-            if classify(exc) is ErrorKind.FATAL or time.monotonic() > deadline:
-                await driver.close()
-                raise CannotConnect(
-                    f"cannot connect to Neo4j at {cfg.uri}: {describe(exc)}"
-                ) from exc
-            await asyncio.sleep(1.0)
-
-
-async def _main(settings: Settings, path: Path) -> ReplayReport:
-    driver = await _connect(settings)
-    try:
+async def replay_file(settings: Settings, path: Path) -> ReplayReport:
+    """Connect (waiting as the daemon does), make sure of the schema, replay `path`.
+    Raises `CannotConnect` when Neo4j cannot be reached."""
+    async with connected(settings.neo4j) as driver:
         await ensure_schema(driver, settings.neo4j.database)
         return await replay(settings, driver, DeadLetters(path))
-    finally:
-        await driver.close()
-
-
-# -- command line ---------------------------------------------------------------------
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from lineaged.cli import _add_config_flags
-
-    p = subparsers.add_parser(
-        "replay",
-        help="re-drive dead-lettered files and drop those that now succeed",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        epilog="Examples:\n  lineaged replay -c /etc/lineaged/config.toml\n"
-        "  lineaged replay --json | jq .failed\n\n"
-        "Exit codes: 0 all replayed, 1 some still fail, 2 bad config, 3 Neo4j unreachable.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_config_flags(p)
-    p.add_argument(
-        "--dead-letters",
-        metavar="FILE",
-        help=f"dead-letter file (default: <state.dir>/{DEAD_LETTERS_NAME})",
-    )
-    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    p.set_defaults(func=_cmd_replay)
-
-
-def _cmd_replay(args: argparse.Namespace) -> int:
-    from lineaged.cli import EXIT_CANNOT_START, EXIT_OK, EXIT_PROBLEMS, _settings
-    from lineaged.logging import configure_logging
-
-    settings = _settings(args)
-    configure_logging(settings.log.level, settings.log.format)
-    path = Path(args.dead_letters) if args.dead_letters else dead_letters_path(settings)
-    try:
-        report = asyncio.run(_main(settings, path))
-    except CannotConnect as exc:
-        print(f"lineaged: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
-    if args.json:
-        sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
-        sys.stdout.write("\n")
-    else:
-        for fid in report.written:
-            print(f"written        {fid}")
-        for fid in report.removed:
-            print(f"removed        {fid} (file no longer exists)")
-        for d in report.failed:
-            print(f"still failing  {d.file_id}: {d.message}")
-        print(
-            f"replay: {len(report.written)} written, {len(report.removed)} removed, "
-            f"{len(report.failed)} still failing"
-        )
-    return EXIT_PROBLEMS if report.failed else EXIT_OK

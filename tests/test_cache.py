@@ -475,7 +475,7 @@ async def test_lock_during_run_drops_puts_and_recovers(path: Path) -> None:
 
 CLI = """
 import argparse, sys
-from lineaged.cache_cli import add_parser
+from lineaged.cli.cache import add_parser
 parser = argparse.ArgumentParser(prog="lineaged")
 add_parser(parser.add_subparsers(dest="command", required=True))
 args = parser.parse_args(sys.argv[1:])

@@ -10,10 +10,11 @@ import orjson
 import pytest
 
 from lineaged.cli import main
-from lineaged.lineage_cli import Edge, build_query, edges_from_records, render
+from lineaged.cli.lineage import render
+from lineaged.cli.scan_report import render_bar
+from lineaged.graph.lineage import Edge, build_query, edges_from_records
 from lineaged.metrics import Metrics
 from lineaged.metrics_http import MetricsServer
-from lineaged.scan_report import render_bar
 
 COMMANDS = ["run", "scan", "check-config", "extract", "cache", "status", "lineage"]
 

@@ -8,7 +8,7 @@ import hashlib
 import orjson
 import pytest
 
-from lineaged.extract import cli
+from lineaged.cli import extract as cli
 
 KEYS = {
     "path", "sha256", "dialect", "extractor_version", "statements", "error", "defines",

@@ -17,6 +17,7 @@ import structlog
 from prometheus_client import generate_latest
 
 from lineaged.batcher import Batcher
+from lineaged.cli.status import parse_metrics
 from lineaged.config import load_settings
 from lineaged.graph.writer import WriterStats
 from lineaged.logfilter import RepeatLimiter
@@ -26,7 +27,6 @@ from lineaged.model import Change, FileEvent, FileRef, Priority
 from lineaged.pipeline import PipelineStats
 from lineaged.pool import PoolStats
 from lineaged.reload import keep_restart_only, plan_reload
-from lineaged.status import parse_metrics
 
 
 class FakePool:

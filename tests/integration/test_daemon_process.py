@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from lineaged.status import parse_metrics
+from lineaged.cli.status import parse_metrics
 
 from .configs import config_text
 from .graphs import dump, query, wait_for

@@ -9,8 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
+from lineaged.cli.exit_codes import ExitCode
 
 
 class ScanReport:
@@ -37,7 +36,7 @@ class ScanReport:
         print(summary.line(), file=self._out)
         if code != 0:
             return code
-        return EXIT_PROBLEMS if summary.errors or summary.dead_letters else EXIT_OK
+        return ExitCode.PROBLEMS if summary.errors or summary.dead_letters else ExitCode.OK
 
     def summary(self, duration_s: float) -> Summary:
         st = getattr(self._d.pipeline, "stats", None)

@@ -1,7 +1,6 @@
 """`lineaged cache stats|clear|vacuum|verify`: inspect and maintain the cache file.
 
-Safe while the daemon runs (see lineaged/cache/admin.py). Wired into lineaged/cli.py via
-`add_parser(subparsers)`.
+Safe while the daemon runs (see lineaged/cache/admin.py).
 """
 
 from __future__ import annotations
@@ -15,18 +14,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lineaged.cache import (
-    CacheFileMissing,
-    FileStats,
-    NotACacheFile,
-    cache_stats,
-    clear_cache,
-    vacuum_cache,
-    verify_cache,
-)
+from lineaged.cli.common import config_path
+from lineaged.cli.exit_codes import ExitCode
+from lineaged.config import load_settings
+
+if TYPE_CHECKING:
+    from lineaged.cache import FileStats
 
 ENV_PATH = "LINEAGED_CACHE_PATH"
 FALLBACK_PATH = Path(".lineaged") / "cache.sqlite"
@@ -62,16 +59,13 @@ def default_path(config: str | None = None) -> Path:
     env = os.environ.get(ENV_PATH)
     if env:
         return Path(env)
-    from lineaged.cli import _config_path
-    from lineaged.config import load_settings
-
-    config_path = _config_path(config)
-    if config_path is not None:
-        return load_settings(config_path).state.dir / "cache.sqlite"
+    path = config_path(config)
+    if path is not None:
+        return load_settings(path).state.dir / "cache.sqlite"
     return FALLBACK_PATH
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Any) -> None:
     cache = subparsers.add_parser(
         "cache",
         help="inspect or maintain the parse/stat cache",
@@ -108,6 +102,8 @@ def _guarded(handler: Callable[[argparse.Namespace, Path], int]):
     """Turn the expected failures into one clear line and exit 1, not a traceback."""
 
     def run(args: argparse.Namespace) -> int:
+        from lineaged.cache import CacheFileMissing, NotACacheFile
+
         path = args.path or default_path(args.config)
         try:
             return handler(args, path)
@@ -120,7 +116,7 @@ def _guarded(handler: Callable[[argparse.Namespace, Path], int]):
             print(f"lineaged cache: {exc}", file=sys.stderr)
         except sqlite3.Error as exc:
             print(f"lineaged cache: {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.PROBLEMS
 
     return run
 
@@ -160,27 +156,35 @@ def format_stats(s: FileStats) -> str:
 
 
 def _stats(args: argparse.Namespace, path: Path) -> int:
+    from lineaged.cache import cache_stats
+
     s = asyncio.run(cache_stats(path))
     if args.json:
         print(orjson.dumps(dataclasses.asdict(s), option=orjson.OPT_INDENT_2).decode())
     else:
         print(format_stats(s))
-    return 0
+    return ExitCode.OK
 
 
 def _clear(args: argparse.Namespace, path: Path) -> int:
+    from lineaged.cache import clear_cache
+
     r = asyncio.run(clear_cache(path))
     print(f"cleared {r.entries:,} parse entries and {r.stat_entries:,} stat entries from {path}")
-    return 0
+    return ExitCode.OK
 
 
 def _vacuum(args: argparse.Namespace, path: Path) -> int:
+    from lineaged.cache import vacuum_cache
+
     r = asyncio.run(vacuum_cache(path))
     print(f"{path}: {_human_bytes(r.bytes_before)} -> {_human_bytes(r.bytes_after)}")
-    return 0
+    return ExitCode.OK
 
 
 def _verify(args: argparse.Namespace, path: Path) -> int:
+    from lineaged.cache import verify_cache
+
     r = asyncio.run(verify_cache(path))
     for note in r.notes:
         print(f"note: {note}")
@@ -188,9 +192,9 @@ def _verify(args: argparse.Namespace, path: Path) -> int:
         print(f"problem: {problem}", file=sys.stderr)
     if not r.ok:
         print(f"{path}: FAILED ({len(r.problems)} problems)", file=sys.stderr)
-        return 1
+        return ExitCode.PROBLEMS
     print(f"{path}: ok ({r.entries_checked:,} entries decoded)")
-    return 0
+    return ExitCode.OK
 
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Path], int]] = {

@@ -1,8 +1,7 @@
 """`lineaged lineage upstream|downstream NAME [--column C] [--depth N] [--format F]`
 
-One Cypher query per question, with a Neo4j 5 quantified path pattern; the group
-variables of the pattern give every hop's (source, target), so the answer is a set of
-edges (data flows source → target) with the shortest depth at which each appears.
+The question is one Cypher query (lineaged/graph/lineage.py); this module asks it and
+prints the edges as a table, JSON, Graphviz dot or Mermaid.
 
 Exit codes: 0 answered (possibly with no edges); 1 no such table/column in the graph;
 2 bad usage; 3 Neo4j unreachable.
@@ -12,44 +11,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
-MAX_DEPTH = 50
-
-# {depth} is an int validated by argparse (1..MAX_DEPTH): quantifiers cannot be parameters.
-_TABLE_HOP = {
-    "upstream": "((a:Table)<-[:WRITES]-(s:Statement)-[:READS]->(b:Table))",
-    "downstream": "((a:Table)<-[:READS]-(s:Statement)-[:WRITES]->(b:Table))",
-}
-_COLUMN_HOP = {
-    "upstream": "((a:Column)-[r:DERIVES_FROM]->(b:Column))",
-    "downstream": "((a:Column)<-[r:DERIVES_FROM]-(b:Column))",
-}
-
-TABLE_QUERY = """
-MATCH (:Table {{name: $name}}) {hop}{{1,{depth}}} (:Table)
-UNWIND range(0, size(a) - 1) AS i
-WITH a[i] AS near, b[i] AS far, s[i].file AS file, i + 1 AS depth
-RETURN near.name AS near, far.name AS far, min(depth) AS depth,
-       collect(DISTINCT file) AS files, null AS transform
-"""
-
-COLUMN_QUERY = """
-MATCH (:Column {{id: $name}}) {hop}{{1,{depth}}} (:Column)
-UNWIND range(0, size(a) - 1) AS i
-WITH a[i] AS near, b[i] AS far, r[i] AS rel, i + 1 AS depth
-RETURN near.id AS near, far.id AS far, min(depth) AS depth,
-       collect(DISTINCT rel.file) AS files, collect(DISTINCT rel.transform) AS transform
-"""
-
-EXISTS_QUERY = {
-    "table": "MATCH (t:Table {name: $name}) RETURN count(t) AS n",
-    "column": "MATCH (c:Column {id: $name}) RETURN count(c) AS n",
-}
+from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.exit_codes import ExitCode
+from lineaged.graph.lineage import MAX_DEPTH, Edge, query_lineage
 
 EXAMPLES = """examples:
   lineaged lineage upstream marts.dim_customers
@@ -60,70 +28,6 @@ EXAMPLES = """examples:
 
 Neo4j connection: [neo4j] in the config, NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD.
 exit codes: 0 answered, 1 no such table/column, 2 bad usage, 3 Neo4j unreachable"""
-
-
-@dataclass(frozen=True)
-class Edge:
-    source: str
-    target: str
-    depth: int
-    files: tuple[str, ...] = ()
-    transforms: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "target": self.target,
-            "depth": self.depth,
-            "files": list(self.files),
-            "transforms": list(self.transforms),
-        }
-
-
-def build_query(direction: str, depth: int, *, column: bool) -> str:
-    if not 1 <= depth <= MAX_DEPTH:
-        raise ValueError(f"depth must be 1..{MAX_DEPTH}")
-    hops, template = (_COLUMN_HOP, COLUMN_QUERY) if column else (_TABLE_HOP, TABLE_QUERY)
-    return template.format(hop=hops[direction], depth=int(depth))
-
-
-def edges_from_records(direction: str, records: list[dict[str, Any]]) -> list[Edge]:
-    """`near` is the hop's end closer to NAME; data flows far → near upstream and
-    near → far downstream."""
-    edges = []
-    for r in records:
-        source, target = (r["far"], r["near"]) if direction == "upstream" else (r["near"], r["far"])
-        edges.append(
-            Edge(
-                source,
-                target,
-                int(r["depth"]),
-                tuple(sorted(f for f in r["files"] if f)),
-                tuple(sorted(r["transform"] or ())),
-            )
-        )
-    return sorted(edges, key=lambda e: (e.depth, e.target, e.source))
-
-
-def query_lineage(
-    driver: Any, database: str, direction: str, name: str, depth: int, *, column: bool
-) -> tuple[list[Edge], bool]:
-    """(edges, NAME exists in the graph). One query; a second only to tell an unknown
-    name from one without lineage."""
-    records, _, _ = driver.execute_query(
-        build_query(direction, depth, column=column),
-        {"name": name},
-        database_=database,
-        routing_="r",
-    )
-    edges = edges_from_records(direction, [r.data() for r in records])
-    if edges:
-        return edges, True
-    kind = "column" if column else "table"
-    found, _, _ = driver.execute_query(
-        EXISTS_QUERY[kind], {"name": name}, database_=database, routing_="r"
-    )
-    return edges, found[0]["n"] > 0
 
 
 # -- output -----------------------------------------------------------------------------
@@ -196,8 +100,6 @@ def _depth(text: str) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    from lineaged.cli import _add_config_flags
-
     p = subparsers.add_parser(
         "lineage",
         help="upstream/downstream lineage of a table or column, from the graph",
@@ -211,38 +113,38 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--column", metavar="COL", help="column-level lineage of NAME.COL")
     p.add_argument("--depth", type=_depth, default=10, help=f"max hops, 1..{MAX_DEPTH} (10)")
     p.add_argument("--format", choices=["table", "json", "dot", "mermaid"], default="table")
-    _add_config_flags(p)
+    add_config_flags(p)
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from neo4j import GraphDatabase
-    from neo4j.exceptions import Neo4jError, ServiceUnavailable
+    import anyio
+    from neo4j.exceptions import Neo4jError
 
-    from lineaged.cli import _settings
+    from lineaged.graph.connect import CannotConnect, connected
 
-    cfg = _settings(args).neo4j
+    cfg = settings_from_args(args).neo4j
     name = f"{args.name}.{args.column}" if args.column else args.name
-    try:
-        with GraphDatabase.driver(
-            cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
-        ) as driver:
-            # One attempt, so an unreachable server fails in seconds rather than after
-            # the driver's 30 s of transaction retries.
-            driver.verify_connectivity()
-            edges, found = query_lineage(
+
+    async def ask() -> tuple[list[Edge], bool]:
+        # One attempt (wait_s=0), so an unreachable server fails in seconds rather
+        # than after the daemon's start-up wait.
+        async with connected(cfg, wait_s=0) as driver:
+            return await query_lineage(
                 driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
             )
-    except (ServiceUnavailable, OSError) as exc:
-        reason = " ".join(str(exc).split())  # one line, whatever the driver says
-        print(f"lineaged lineage: cannot reach Neo4j at {cfg.uri}: {reason}", file=sys.stderr)
-        return EXIT_CANNOT_CONNECT
+
+    try:
+        edges, found = anyio.run(ask)
+    except CannotConnect as exc:
+        print(f"lineaged lineage: {exc}", file=sys.stderr)
+        return ExitCode.CANNOT_START
     except Neo4jError as exc:
         print(f"lineaged lineage: query failed: {exc.message}", file=sys.stderr)
-        return EXIT_CANNOT_CONNECT
+        return ExitCode.CANNOT_START
     if not found:
         kind = "column" if args.column else "table"
         print(f"lineaged lineage: no {kind} named {name!r} in the graph", file=sys.stderr)
-        return EXIT_NOT_FOUND
+        return ExitCode.PROBLEMS
     print(render(args.format, args.direction, name, edges))
-    return EXIT_OK
+    return ExitCode.OK

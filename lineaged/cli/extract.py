@@ -15,24 +15,19 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lineaged.catalog import Catalog, Conflict
-from lineaged.catalog.fixpoint import CorpusFile, settle
+from lineaged.cli.exit_codes import ExitCode
 from lineaged.config import ConfigError, Settings, load_settings
-from lineaged.extract import extract, known_dialects, load_schema_file, schema_layer
-from lineaged.extract.cli_roots import (
-    FALLBACK_DIALECT,
-    FileOptions,
-    matchers,
-    options_for,
-    sql_files,
-)
-from lineaged.extract.dialects import unknown_dialect_message
+from lineaged.extract.cli_roots import FALLBACK_DIALECT
 from lineaged.model import FileLineage
 from lineaged.paths import RootMatcher
+
+if TYPE_CHECKING:
+    from lineaged.catalog import Conflict
+    from lineaged.extract.cli_roots import FileOptions
 
 
 def add_parser(subparsers: Any) -> None:
@@ -68,21 +63,25 @@ def add_parser(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from lineaged.extract import known_dialects
+    from lineaged.extract.cli_roots import matchers
+    from lineaged.extract.dialects import unknown_dialect_message
+
     if args.dialect is not None and args.dialect not in known_dialects():
         print(f"lineaged extract: {unknown_dialect_message(args.dialect)}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         roots = matchers(_settings(args))
     except ConfigError as exc:
         print(f"lineaged extract: config error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     files = list(_files(args.paths, roots))
     options = {str(p): _options(p, roots, args) for p in files}
     try:
         schemas = _schemas(options.values())
     except (OSError, ValueError) as exc:
         print(f"lineaged extract: cannot load schema: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if any(o.root == "" for o in options.values()) and args.dialect is None:
         print(
             f"lineaged extract: no --dialect and no config root for some files; "
@@ -92,7 +91,7 @@ def handle(args: argparse.Namespace) -> int:
     if any(not p.exists() for p in files):
         missing = [str(p) for p in files if not p.exists()]
         print(f"lineaged extract: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     many = len(files) > 1 or any(Path(p).is_dir() for p in args.paths)
     results = _extract_all(files, options, schemas)
     failed = False
@@ -116,7 +115,7 @@ def handle(args: argparse.Namespace) -> int:
         )
     for path in results.unsettled:
         print(f"lineaged extract: {path}: columns did not settle (cycle?)", file=sys.stderr)
-    return 1 if failed else 0
+    return ExitCode.PROBLEMS if failed else ExitCode.OK
 
 
 @dataclass
@@ -135,6 +134,8 @@ def _settings(args: argparse.Namespace) -> Settings | None:
 
 
 def _options(path: Path, roots: list[RootMatcher], args: argparse.Namespace) -> FileOptions:
+    from lineaged.extract.cli_roots import options_for
+
     return options_for(
         path,
         roots,
@@ -146,6 +147,8 @@ def _options(path: Path, roots: list[RootMatcher], args: argparse.Namespace) -> 
 
 
 def _schemas(options: Iterable[FileOptions]) -> dict[str, dict | None]:
+    from lineaged.extract import load_schema_file
+
     files = {o.schema_file for o in options}
     return {f: load_schema_file(f) if f else None for f in files}
 
@@ -156,6 +159,10 @@ def _extract_all(
     """The files resolve against each other's definitions (corpus catalog), exactly
     as the daemon resolves a root: the same fixpoint, so the same result. Each file
     keeps the options of its root (the root name keys the catalog's schema layer)."""
+    from lineaged.catalog import Catalog
+    from lineaged.catalog.fixpoint import CorpusFile, settle
+    from lineaged.extract import extract, schema_layer
+
     data = [p.read_bytes() for p in files]
     corpus = [CorpusFile(str(p), options[str(p)].root, d) for p, d in zip(files, data, strict=True)]
 
@@ -186,6 +193,8 @@ def _extract_all(
 
 
 def _files(paths: list[str], roots: list[RootMatcher]) -> Iterator[Path]:
+    from lineaged.extract.cli_roots import sql_files
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():

@@ -1,56 +1,20 @@
 """`lineaged` command line. Plain `lineaged [--realtime]` means `lineaged run`.
 
-Exit codes: 0 success; 1 the command ran and found problems (e.g. files with errors,
-dead letters left); 2 bad usage or invalid configuration; 3 cannot start (Neo4j
-unreachable, cache unusable).
+Exit codes: see `ExitCode` (0 success; 1 the command ran and found problems; 2 bad
+usage or invalid configuration; 3 cannot start; 130/143 stopped by a second signal).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from lineaged.config import ConfigError, Settings, load_settings
-
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
-EXIT_CANNOT_START = 3
-
-_COMMANDS = {"run", "scan", "check-config", "extract", "cache", "replay", "lineage", "status"}
-
-
-def _config_path(arg: str | None) -> Path | None:
-    if arg:
-        return Path(arg)
-    if env := os.environ.get("LINEAGED_CONFIG"):
-        return Path(env)
-    default = Path("config.toml")
-    return default if default.is_file() else None
-
-
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        "-c",
-        metavar="FILE",
-        help="config.toml (default: $LINEAGED_CONFIG or ./config.toml)",
-    )
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--log-format", choices=["auto", "json", "console"])
-
-
-def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    overrides = {
-        "log.level": getattr(args, "log_level", None),
-        "log.format": getattr(args, "log_format", None),
-        **extra,
-    }
-    return load_settings(_config_path(args.config), overrides=overrides)
+from lineaged.cli import cache, extract, lineage, replay, status
+from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.exit_codes import ExitCode
+from lineaged.config import ConfigError, Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  lineaged run -c /etc/lineaged/config.toml\n  lineaged --realtime",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_flags(run)
+    add_config_flags(run)
     run.add_argument("--realtime", action="store_true", help="near-zero debounce, for editing")
     run.add_argument(
         "--disable-batching", action="store_true", help="hand every event on alone (debugging)"
@@ -84,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example:\n  lineaged scan -c config.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_flags(scan)
+    add_config_flags(scan)
     scan.add_argument(
         "--progress",
         choices=["auto", "always", "never"],
@@ -99,21 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example:\n  LINEAGED_BATCH_DEBOUNCE_MS=50 lineaged check-config -c config.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_flags(check)
+    add_config_flags(check)
     check.set_defaults(func=_cmd_check_config)
 
-    for module in (
-        "lineaged.extract.cli",
-        "lineaged.cache_cli",
-        "lineaged.replay",
-        "lineaged.status",
-        "lineaged.lineage_cli",
-    ):
-        try:
-            mod = __import__(module, fromlist=["add_parser"])
-        except ImportError:  # pragma: no cover - only while a module is being written
-            continue
-        mod.add_parser(sub)
+    for command in (extract, cache, replay, status, lineage):
+        command.add_parser(sub)
     return parser
 
 
@@ -126,12 +80,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         extra["batch.debounce_ms"] = 0
         extra["batch.realtime_debounce_ms"] = 0
     return _run_daemon(
-        _settings(args, **extra), oneshot=False, reload_settings=lambda: _settings(args, **extra)
+        settings_from_args(args, **extra),
+        oneshot=False,
+        reload_settings=lambda: settings_from_args(args, **extra),
     )
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    return _run_daemon(_settings(args), oneshot=True, progress=args.progress)
+    return _run_daemon(settings_from_args(args), oneshot=True, progress=args.progress)
 
 
 def _run_daemon(
@@ -147,14 +103,14 @@ def _run_daemon(
     configure_logging(settings.log.level, settings.log.format)
     if not settings.roots:
         print("lineaged: no roots configured ([[roots]] in config.toml)", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
     async def main() -> int:
         daemon = Daemon(settings, oneshot=oneshot, reload_settings=reload_settings)
         daemon.install_signal_handlers()
         if not oneshot:
             return await daemon.run()
-        from lineaged.scan_report import ScanReport
+        from lineaged.cli.scan_report import ScanReport
 
         report = ScanReport(
             daemon, show_bar=progress == "always" or (progress == "auto" and sys.stderr.isatty())
@@ -166,11 +122,11 @@ def _run_daemon(
         return asyncio.run(main())
     except StartupError as exc:
         print(f"lineaged: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
+        return ExitCode.CANNOT_START
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     print(f"config ok: {len(settings.roots)} root(s)")
     for r in settings.roots:
         print(f"  {r.name}: {r.path} dialect={r.dialect} include={list(r.include)}")
@@ -178,7 +134,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     password = "set" if n.password else "NOT SET"
     print(f"  neo4j: {n.uri} user={n.user} database={n.database} password={password}")
     print(f"  state dir: {settings.state.dir}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,14 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"lineaged: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
-EXIT_OK = 0
-EXIT_UNHEALTHY = 1
-EXIT_UNREACHABLE = 3
+from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.exit_codes import ExitCode
 
 EXAMPLES = """examples:
   lineaged status                       # address from ./config.toml or $LINEAGED_CONFIG
@@ -50,6 +48,8 @@ class Status:
 
 
 def parse_metrics(text: str) -> Status:
+    from prometheus_client.parser import text_string_to_metric_families
+
     st = Status()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -111,8 +111,6 @@ def _kv(d: dict[str, Any]) -> str:
 
 
 def add_parser(subparsers: Any) -> None:
-    from lineaged.cli import _add_config_flags
-
     p = subparsers.add_parser(
         "status",
         help="state, queue and last error of the running daemon (from its /metrics)",
@@ -121,7 +119,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_flags(p)
+    add_config_flags(p)
     p.add_argument("--url", help="metrics base URL (overrides the config)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds (default 3)")
@@ -142,25 +140,24 @@ def handle(args: argparse.Namespace) -> int:
     url = args.url or _url_from_config(args)
     if url is None:
         print("lineaged status: metrics are disabled (service.metrics_address)", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return ExitCode.CANNOT_START
     try:
         st = parse_metrics(fetch(url, args.timeout))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         print(f"lineaged status: no daemon answering at {url}: {reason}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return ExitCode.CANNOT_START
     if args.json:
         sys.stdout.buffer.write(orjson.dumps({"url": url, **st.to_dict()}) + b"\n")
     else:
         print(render(st, url))
-    return EXIT_OK if st.healthy else EXIT_UNHEALTHY
+    return ExitCode.OK if st.healthy else ExitCode.PROBLEMS
 
 
 def _url_from_config(args: argparse.Namespace) -> str | None:
-    from lineaged.cli import _settings
     from lineaged.metrics_http import parse_address
 
-    where = parse_address(_settings(args).service.metrics_address)
+    where = parse_address(settings_from_args(args).service.metrics_address)
     if where is None:
         return None
     host, port = where

@@ -1,0 +1,5 @@
+import sys
+
+from lineaged.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""Upstream/downstream lineage questions, one Cypher query each.
+
+A Neo4j 5 quantified path pattern walks the hops; its group variables give every
+hop's (source, target), so the answer is a set of edges (data flows source -> target)
+with the shortest depth at which each appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the CLI imports this module for --help: keep the driver out of it
+    from neo4j import AsyncDriver
+
+MAX_DEPTH = 50
+
+# {depth} is an int validated by argparse (1..MAX_DEPTH): quantifiers cannot be parameters.
+_TABLE_HOP = {
+    "upstream": "((a:Table)<-[:WRITES]-(s:Statement)-[:READS]->(b:Table))",
+    "downstream": "((a:Table)<-[:READS]-(s:Statement)-[:WRITES]->(b:Table))",
+}
+_COLUMN_HOP = {
+    "upstream": "((a:Column)-[r:DERIVES_FROM]->(b:Column))",
+    "downstream": "((a:Column)<-[r:DERIVES_FROM]-(b:Column))",
+}
+
+TABLE_QUERY = """
+MATCH (:Table {{name: $name}}) {hop}{{1,{depth}}} (:Table)
+UNWIND range(0, size(a) - 1) AS i
+WITH a[i] AS near, b[i] AS far, s[i].file AS file, i + 1 AS depth
+RETURN near.name AS near, far.name AS far, min(depth) AS depth,
+       collect(DISTINCT file) AS files, null AS transform
+"""
+
+COLUMN_QUERY = """
+MATCH (:Column {{id: $name}}) {hop}{{1,{depth}}} (:Column)
+UNWIND range(0, size(a) - 1) AS i
+WITH a[i] AS near, b[i] AS far, r[i] AS rel, i + 1 AS depth
+RETURN near.id AS near, far.id AS far, min(depth) AS depth,
+       collect(DISTINCT rel.file) AS files, collect(DISTINCT rel.transform) AS transform
+"""
+
+EXISTS_QUERY = {
+    "table": "MATCH (t:Table {name: $name}) RETURN count(t) AS n",
+    "column": "MATCH (c:Column {id: $name}) RETURN count(c) AS n",
+}
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    depth: int
+    files: tuple[str, ...] = ()
+    transforms: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "depth": self.depth,
+            "files": list(self.files),
+            "transforms": list(self.transforms),
+        }
+
+
+def build_query(direction: str, depth: int, *, column: bool) -> str:
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be 1..{MAX_DEPTH}")
+    hops, template = (_COLUMN_HOP, COLUMN_QUERY) if column else (_TABLE_HOP, TABLE_QUERY)
+    return template.format(hop=hops[direction], depth=int(depth))
+
+
+def edges_from_records(direction: str, records: list[dict[str, Any]]) -> list[Edge]:
+    """`near` is the hop's end closer to NAME; data flows far → near upstream and
+    near → far downstream."""
+    edges = []
+    for r in records:
+        source, target = (r["far"], r["near"]) if direction == "upstream" else (r["near"], r["far"])
+        edges.append(
+            Edge(
+                source,
+                target,
+                int(r["depth"]),
+                tuple(sorted(f for f in r["files"] if f)),
+                tuple(sorted(r["transform"] or ())),
+            )
+        )
+    return sorted(edges, key=lambda e: (e.depth, e.target, e.source))
+
+
+async def query_lineage(
+    driver: AsyncDriver, database: str, direction: str, name: str, depth: int, *, column: bool
+) -> tuple[list[Edge], bool]:
+    """(edges, NAME exists in the graph). One query; a second only to tell an unknown
+    name from one without lineage."""
+    records, _, _ = await driver.execute_query(
+        build_query(direction, depth, column=column),
+        {"name": name},
+        database_=database,
+        routing_="r",
+    )
+    edges = edges_from_records(direction, [r.data() for r in records])
+    if edges:
+        return edges, True
+    kind = "column" if column else "table"
+    found, _, _ = await driver.execute_query(
+        EXISTS_QUERY[kind], {"name": name}, database_=database, routing_="r"
+    )
+    return edges, found[0]["n"] > 0
