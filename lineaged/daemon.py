@@ -15,20 +15,21 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
-from neo4j import AsyncDriver, AsyncGraphDatabase
+from neo4j import AsyncDriver
 
 from lineaged.batcher import Batch, Batcher
 from lineaged.catalog.stage import SchemaStage, explicit_layers, order_events
 from lineaged.config import ConfigError, Settings
-from lineaged.deadletters import DeadLetters
+from lineaged.deadletters import DeadLetters, dead_letters_path
+from lineaged.graph.connect import CannotConnect, connect
 from lineaged.graph.schema import ensure_schema
 from lineaged.graph.writer import GraphWriter, WriterFatalError
 from lineaged.metrics import Metrics
 from lineaged.metrics_http import MetricsServer, parse_address
+from lineaged.model import FileState
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
@@ -46,12 +47,6 @@ log = structlog.get_logger(__name__)
 
 class StartupError(RuntimeError):
     """The daemon cannot start; the message is one line for the operator."""
-
-
-@dataclass
-class _Step:
-    name: str
-    started: float
 
 
 class Daemon:
@@ -73,7 +68,6 @@ class Daemon:
         self._service_tasks: set[asyncio.Task[None]] = set()
         self.matchers = [RootMatcher(r) for r in settings.roots]
         self.stop_requested = asyncio.Event()
-        self._force_exit = False
         self.driver: AsyncDriver | None = None
         self.pool: PriorityPool | None = None
         self.writer: GraphWriter | None = None
@@ -118,7 +112,7 @@ class Daemon:
         self.writer = GraphWriter(
             self.driver,
             self.settings.neo4j.database,
-            DeadLetters(self.settings.state.dir / "dead_letters.jsonl"),
+            DeadLetters(dead_letters_path(self.settings.state.dir)),
             rows_per_tx=self.settings.writer.rows_per_tx,
             max_concurrency=self.settings.writer.max_concurrent_tx,
             slow_tx_s=self.settings.writer.slow_tx_s,
@@ -372,29 +366,13 @@ class Daemon:
                 health.neo4j_ok, health.neo4j_error = True, None
             except Exception as exc:
                 health.neo4j_ok, health.neo4j_error = False, f"{type(exc).__name__}: {exc}"
-            health.neo4j_checked_at = time.monotonic()
             await asyncio.sleep(every_s)
 
     async def _connect(self) -> None:
-        cfg = self.settings.neo4j
-        self.driver = AsyncGraphDatabase.driver(
-            cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
-        )
-        deadline = time.monotonic() + cfg.connect_timeout_s
-        while True:
-            try:
-                await self.driver.verify_connectivity()
-                return
-            except Exception as exc:
-                from lineaged.graph.errors import ErrorKind, classify, describe
-
-                if classify(exc) is ErrorKind.FATAL or time.monotonic() > deadline:
-                    await self.driver.close()
-                    self.driver = None
-                    raise StartupError(
-                        f"cannot connect to Neo4j at {cfg.uri}: {describe(exc)}"
-                    ) from exc
-                await asyncio.sleep(1.0)
+        try:
+            self.driver = await connect(self.settings.neo4j)
+        except CannotConnect as exc:
+            raise StartupError(str(exc)) from exc
 
     async def _start_pool(self) -> None:
         self.pool = PriorityPool(
@@ -481,16 +459,15 @@ class Daemon:
 
         entries = await self.cache.stat_cache.get_root(matcher.root.name)
 
-        def is_current(rel: str, st: os.stat_result, state: Any) -> bool:
+        def is_current(rel: str, st: os.stat_result, state: FileState | None) -> bool:
             entry = entries.get(rel)
             if state is None or entry is None or not unchanged(entry, st):
                 return False
-            if state.failed_sha256 == entry.sha256:
-                return True  # a known rejection stays put until edited or replayed
-            return (
-                state.sha256 == entry.sha256
-                and state.extractor_version == EXTRACTOR_VERSION
-                and self.schema.is_current(f"{matcher.root.name}:{rel}", entry.sha256)
+            file_id = f"{matcher.root.name}:{rel}"
+            return state.is_current(
+                entry.sha256,
+                EXTRACTOR_VERSION,
+                schema_current=lambda: self.schema.is_current(file_id, entry.sha256),
             )
 
         return is_current

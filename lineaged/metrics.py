@@ -44,7 +44,6 @@ class Health:
     started_at: float = field(default_factory=time.monotonic)
     heartbeat: float = field(default_factory=time.monotonic)
     neo4j_ok: bool = False
-    neo4j_checked_at: float = 0.0
     neo4j_error: str | None = None
     stale_after_s: float = 10.0
 

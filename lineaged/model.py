@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -201,3 +202,31 @@ class FileEvent:
     priority: Priority = Priority.HIGH
     at: float = 0.0
     created: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the graph's File node says about a file: the content its lineage came from
+    (and the extractor version that made it), and the content the graph refused."""
+
+    sha256: str | None
+    extractor_version: str | None
+    failed_sha256: str | None
+
+    def is_current(
+        self,
+        sha256: str,
+        extractor_version: str,
+        *,
+        schema_current: Callable[[], bool] | None = None,
+    ) -> bool:
+        """True when content `sha256` needs nothing written: its lineage from this
+        extractor version is in the graph (and, when `schema_current` is given, was
+        computed with the columns the schema catalog holds now), or the graph refused
+        exactly this content (a known rejection stays put until the file is edited or
+        `lineaged replay` re-drives it)."""
+        if self.failed_sha256 == sha256:
+            return True
+        if self.sha256 != sha256 or self.extractor_version != extractor_version:
+            return False
+        return schema_current is None or schema_current()

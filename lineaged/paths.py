@@ -16,7 +16,6 @@ import os
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from pathlib import Path
 
 import structlog
 
@@ -163,14 +162,6 @@ class RootMatcher:
         if rel is None or not self.matches(rel):
             return None
         return rel, entry.stat(follow_symlinks=True)
-
-
-def matcher_for(path: str | Path, matchers: list[RootMatcher]) -> RootMatcher | None:
-    s = str(path)
-    for m in matchers:
-        if s.startswith(m.base + os.sep):
-            return m
-    return None
 
 
 def _dir_key(path: str) -> tuple[int, int]:

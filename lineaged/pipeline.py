@@ -9,19 +9,28 @@ read can never overwrite a newer one in the graph.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from lineaged.batcher import Batch
 from lineaged.config import RootSettings
-from lineaged.model import Change, FileEvent, FileLineage, FileRef, FileUpdate, Priority
+from lineaged.model import (
+    Change,
+    FileEvent,
+    FileLineage,
+    FileRef,
+    FileState,
+    FileUpdate,
+    Priority,
+)
 from lineaged.pool import PoolClosed, WorkerCrashed
 from lineaged.reading import NotRegularFile, read_file
 
@@ -40,7 +49,7 @@ class Extractor(Protocol):
 
 class Writer(Protocol):
     async def write(self, updates: Sequence[FileUpdate], *, urgent: bool = False) -> None: ...
-    async def file_states(self, ids: Sequence[str]) -> dict[str, Any]: ...
+    async def file_states(self, ids: Sequence[str]) -> dict[str, FileState]: ...
 
 
 class LineageCache(Protocol):
@@ -85,7 +94,6 @@ class PipelineStats:
     written: int = 0
     deleted: int = 0
     errors: int = 0
-    latencies: list[float] = field(default_factory=list)  # event → graph, seconds
 
 
 def read_and_hash(events: Sequence[FileEvent]) -> list[ReadResult]:
@@ -306,14 +314,13 @@ class Pipeline:
                 continue
             state = states.get(r.event.ref.id)
             if state is not None and r.sha256 is not None:
-                current = state.sha256 == r.sha256 and state.extractor_version == self._version
-                if current and self._schema is not None:
-                    # ... and computed with the columns the catalog holds now.
-                    current = self._schema.is_current(r.event.ref.id, r.sha256)
-                # A file the graph refused stays refused until its content changes or
-                # `lineaged replay` re-drives it.
-                known_failure = state.failed_sha256 == r.sha256
-                if current or known_failure:
+                # ... and computed with the columns the catalog holds now.
+                schema_current = (
+                    None
+                    if self._schema is None
+                    else functools.partial(self._schema.is_current, r.event.ref.id, r.sha256)
+                )
+                if state.is_current(r.sha256, self._version, schema_current=schema_current):
                     self.stats.unchanged += 1
                     continue
             keep.append(r)

@@ -18,11 +18,10 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
-from lineaged.model import Change, FileEvent, FileRef, Priority
+from lineaged.model import Change, FileEvent, FileRef, FileState, Priority
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import file_event
 
@@ -44,12 +43,12 @@ class ReconcilePlan:
 
 # (relative path, its stat, the graph's state of it or None) -> True when the file is
 # known to be current without reading it (the stat cache vouches for its hash).
-CurrentCheck = Callable[[str, os.stat_result, Any], bool]
+CurrentCheck = Callable[[str, os.stat_result, FileState | None], bool]
 
 
 async def plan_root(
     matcher: RootMatcher,
-    graph_paths: Callable[[str], Awaitable[dict[str, Any]]],
+    graph_paths: Callable[[str], Awaitable[dict[str, FileState]]],
     is_current: CurrentCheck | None = None,
 ) -> ReconcilePlan:
     name = matcher.root.name

@@ -228,3 +228,14 @@ async def test_a_crash_verdict_is_not_recorded_as_the_contents_and_is_retried_on
     (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM d")
     await second.process(batch)
     assert pool.submitted == 3
+
+
+def test_file_state_is_current_is_the_one_currency_rule() -> None:
+    from lineaged.model import FileState
+
+    state = FileState("aaa", "v1", failed_sha256="bbb")
+    assert state.is_current("aaa", "v1")
+    assert not state.is_current("aaa", "v2"), "a new extractor version must re-parse"
+    assert not state.is_current("ccc", "v1"), "new content must be written"
+    assert state.is_current("bbb", "v2"), "a refused content stays put until edited or replayed"
+    assert not FileState(None, None, None).is_current("aaa", "v1")

@@ -7,7 +7,6 @@ cache key: bump it whenever the output for some input may change.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Mapping
 
@@ -31,7 +30,6 @@ __all__ = [
     "load_schema_file",
     "schema_fingerprint",
     "schema_layer",
-    "warm_up",
 ]
 
 EXTRACTOR_VERSION = "1.5.0+sqlglot30.30.0"
@@ -98,15 +96,3 @@ def _decode(data: str | bytes) -> tuple[str, str | None]:
     except UnicodeDecodeError as exc:
         text = data.decode("utf-8-sig", errors="replace")
         return text, f"invalid UTF-8 at byte {exc.start}; decoded with replacement characters"
-
-
-def warm_up() -> None:
-    """Pool-worker initializer: import and build what is heavy, then gc.freeze().
-
-    Freezing the import-time objects keeps the cyclic GC from rescanning them on every
-    collection (sqlglot trees point back at their parents, so collections are frequent);
-    measured 10-16% off parse time."""
-    for name in ("postgres", "snowflake", "bigquery", "tsql", "spark", "mysql"):
-        extract("SELECT a FROM t; INSERT INTO u SELECT a FROM t", name)
-    gc.collect()
-    gc.freeze()

@@ -24,7 +24,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -35,7 +34,14 @@ from lineaged.graph import queries as q
 from lineaged.graph.errors import ErrorKind, classify, describe, is_unreachable
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
 from lineaged.graph.stats import WriterStats, driver_pool_stats
-from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
+from lineaged.model import (
+    ColumnEdge,
+    FileLineage,
+    FileRef,
+    FileState,
+    FileUpdate,
+    StatementLineage,
+)
 
 __all__ = ["FileState", "GraphWriter", "WriterFatalError", "WriterStats"]
 
@@ -44,13 +50,6 @@ log = structlog.get_logger(__name__)
 
 class WriterFatalError(RuntimeError):
     """The database refuses us for a reason retrying cannot fix (auth, no database)."""
-
-
-@dataclass(frozen=True)
-class FileState:
-    sha256: str | None
-    extractor_version: str | None
-    failed_sha256: str | None
 
 
 class _Backoff:

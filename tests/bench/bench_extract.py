@@ -20,7 +20,8 @@ import time
 
 import sqlglot
 
-from lineaged.extract import extract, warm_up
+from lineaged.extract import extract
+from lineaged.worker import init_worker
 
 
 def make_file(rng: random.Random) -> str:
@@ -72,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     files = corpus(args.files)
     mb = sum(len(f.encode()) for f in files) / 1e6
-    warm_up()  # what a pool worker does: imports, first-use caches, gc.freeze()
+    init_worker()  # what a pool worker does: imports, then gc.freeze()
     gc.collect()
     parse_s = extract_s = float("inf")
     for _ in range(args.repeat):  # alternate, so both see the same machine
