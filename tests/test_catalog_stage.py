@@ -5,7 +5,6 @@ events back in the way the daemon's batcher would."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from lineaged.cache import ParseCache, cache_key
 from lineaged.catalog.stage import SchemaStage, order_events
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION, extract
-from lineaged.model import Change, FileEvent, FileRef, FileUpdate, Priority
+from lineaged.model import Change, FileEvent, FileRef, FileState, FileUpdate, Priority
 from lineaged.pipeline import Pipeline, RootContext
 
 
@@ -26,13 +25,6 @@ class CountingPool:
         self.extracted.append(data.decode().split("--", 1)[-1].strip().splitlines()[0])
         await asyncio.sleep(0)
         return extract(data, dialect, catalog=corpus)
-
-
-@dataclass
-class State:
-    sha256: str
-    extractor_version: str
-    failed_sha256: str | None = None
 
 
 class StateWriter:
@@ -48,7 +40,9 @@ class StateWriter:
 
     async def file_states(self, ids: list[str]) -> dict[str, Any]:
         return {
-            i: State(self.files[i].sha256 or "", EXTRACTOR_VERSION) for i in ids if i in self.files
+            i: FileState(self.files[i].sha256 or "", EXTRACTOR_VERSION, None)
+            for i in ids
+            if i in self.files
         }
 
     def edges(self, path: str) -> set[tuple[str, str]]:
@@ -254,7 +248,7 @@ async def test_extract_dir_gives_what_the_daemon_stores(tmp_path: Path, capsysbi
 
     import orjson
 
-    from lineaged.extract import cli
+    from lineaged.cli import extract as cli
 
     h = Harness(tmp_path)
     for name, sql in CHAIN.items():
