@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass
 import orjson
 from neo4j import AsyncDriver
 
+from lineaged.cli.exit_codes import ExitCode
 from lineaged.config import Settings
+from lineaged.graph.connect import CannotConnect, connected
 
 FILES_WITH_ERRORS = """
 MATCH (f:File)
@@ -49,28 +51,21 @@ async def files_with_errors(driver: AsyncDriver, database: str) -> list[FileErro
 
 
 async def _fetch(settings: Settings) -> list[FileError]:
-    from lineaged.replay import _connect
-
-    driver = await _connect(settings)
-    try:
+    async with connected(settings.neo4j) as driver:
         return await files_with_errors(driver, settings.neo4j.database)
-    finally:
-        await driver.close()
 
 
 def print_errors(settings: Settings, as_json: bool) -> int:
     """Print the list; exit code 1 when there is any, 3 when Neo4j is unreachable."""
-    from lineaged.replay import CannotConnect
-
     try:
         errors = asyncio.run(_fetch(settings))
     except CannotConnect as exc:
         print(f"lineaged status: {exc}", file=sys.stderr)
-        return 3
+        return ExitCode.CANNOT_START
     if as_json:
         sys.stdout.buffer.write(orjson.dumps([asdict(e) for e in errors]) + b"\n")
     else:
         for e in errors:
             print(e.line())
         print(f"{len(errors)} file(s) with errors")
-    return 1 if errors else 0
+    return ExitCode.PROBLEMS if errors else ExitCode.OK

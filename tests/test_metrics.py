@@ -230,7 +230,7 @@ def test_parse_duration_histogram_is_exposed() -> None:
 
 
 def test_status_names_neo4j_as_the_last_error_while_it_is_unreachable(served) -> None:
-    from lineaged.status import render
+    from lineaged.cli.status import render
 
     m, url = served
     m.health.state = "running"

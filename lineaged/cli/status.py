@@ -133,10 +133,9 @@ def add_parser(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     if args.errors:
-        from lineaged.cli import _settings
         from lineaged.file_errors import print_errors
 
-        return print_errors(_settings(args), args.json)
+        return print_errors(settings_from_args(args), args.json)
     url = args.url or _url_from_config(args)
     if url is None:
         print("lineaged status: metrics are disabled (service.metrics_address)", file=sys.stderr)
