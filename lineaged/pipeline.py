@@ -380,7 +380,8 @@ class Pipeline:
         self, r: ReadResult, cached: FileLineage | None
     ) -> tuple[FileLineage, bool]:
         schema = self._schema
-        if cached is not None and (schema is None or schema.accepts(r.event.ref.root, cached)):
+        ref = r.event.ref
+        if cached is not None and (schema is None or schema.accepts(ref.id, ref.root, cached)):
             # A cached result counts only if the catalog still answers its lookups
             # the same way (its fingerprint is part of what the result is keyed by).
             self.stats.cache_hits += 1

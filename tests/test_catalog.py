@@ -268,3 +268,35 @@ def test_shuffled_generated_tree_settles_to_one_result() -> None:
         rng.shuffle(order)
         out = settle(corpus(files, order), _extract(), ordered=rng.random() < 0.5)
         assert dump(out.results) == reference
+
+
+def test_a_reader_gets_the_definition_nearest_to_it_in_the_tree() -> None:
+    """One repository, two databases reusing a table name: each reader expands the
+    definition from its own directory, whatever the global choice is."""
+    files = {
+        "shop/schema.sql": b"CREATE TABLE customer (id int, email text);",
+        "shop/report.sql": b"CREATE VIEW shop_view AS SELECT * FROM customer;",
+        "crm/schema.sql": b"CREATE TABLE customer (customer_code text, name text);",
+        "crm/report.sql": b"CREATE VIEW crm_view AS SELECT * FROM customer;",
+    }
+    out = settle(corpus(files), _extract())
+    assert edges(out.results["r:shop/report.sql"]) == {
+        ("shop_view.id", "customer.id", "DIRECT/IDENTITY"),
+        ("shop_view.email", "customer.email", "DIRECT/IDENTITY"),
+    }
+    assert edges(out.results["r:crm/report.sql"]) == {
+        ("crm_view.customer_code", "customer.customer_code", "DIRECT/IDENTITY"),
+        ("crm_view.name", "customer.name", "DIRECT/IDENTITY"),
+    }
+    (conflict,) = out.conflicts
+    assert conflict.chosen == "r:crm/schema.sql" and conflict.others == ("r:shop/schema.sql",)
+    # A change to the definition a reader does not use still re-checks it, and only
+    # the reader whose columns changed is stale.
+    cat = Catalog()
+    for f, lineage in out.results.items():
+        cat.update(f, FileRecord.of("r", "sha", lineage))
+    changed = cat.update(
+        "r:shop/schema.sql", record("CREATE TABLE customer (id int, email text, vip bool)")
+    )
+    assert changed == {"customer"}
+    assert cat.dependants(changed) == {"r:shop/report.sql"}

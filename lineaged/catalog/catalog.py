@@ -6,11 +6,14 @@ makes (`TableColumns`: exact name, else an unambiguous suffix) and tells which f
 read a table whose columns changed.
 
 Precedence, per lookup: the file's own earlier statements, then the root's schema
-file, then this catalog. When several files define one table, a definition with
-declared types (a CREATE TABLE with a column list) beats one derived from a query,
-then the smallest file id wins; definitions with a different column list are reported
-as conflicts. So the catalog is a function of the set of results, never of the order
-they arrived in.
+file, then this catalog. When several files define one table, a reader gets the
+definition nearest to it in the tree (most leading directories in common: one
+repository often holds several databases that reuse table names), then one with
+declared types (a CREATE TABLE with a column list) over one derived from a query,
+then the smallest file id; that last order alone picks the table's reported
+definition, and definitions with a different column list are reported as
+conflicts. So what a file reads is a function of the set of results (and of where
+the file is), never of the order they arrived in.
 
 Results depend on the catalog and the catalog on results: the daemon and
 `lineaged extract DIR` iterate to a fixpoint (lineaged/catalog/fixpoint.py). Starting
@@ -101,13 +104,14 @@ class Catalog:
         """Record `file`'s latest result (None: the file is gone). Returns the tables
         whose chosen column list changed (appeared, changed or disappeared)."""
         old = self.records.pop(file, None)
-        touched: set[str] = set()
+        before: dict[str, Columns] = {}
         if old is not None:
             for name in old.used:
                 self._readers.get(last_part(name), set()).discard(file)
             for d in old.defines:
                 self._definitions.get(d.table, {}).pop(file, None)
-                touched.add(d.table)
+                before[d.table] = d.columns
+        after: dict[str, Columns] = {}
         if record is not None:
             self.records[file] = record
             for name in record.used:
@@ -116,8 +120,12 @@ class Catalog:
                 self._definitions.setdefault(d.table, {})[file] = Definition(
                     file, d.table, d.columns, d.depends_on
                 )
-                touched.add(d.table)
-        return self._rechoose(touched)
+                after[d.table] = d.columns
+        touched = before.keys() | after.keys()
+        # A reader may use this file's definition (the nearest one), not only the
+        # globally chosen one: any change of it counts.
+        mine = {t for t in touched if before.get(t) != after.get(t)}
+        return self._rechoose(touched) | mine
 
     def _rechoose(self, tables: Iterable[str]) -> set[str]:
         changed = set()
@@ -144,25 +152,43 @@ class Catalog:
             return None
         return min(candidates.values(), key=lambda d: (not d.typed, d.file))
 
+    def _pick(self, table: str, reader: str | None) -> Columns:
+        """The definition of `table` a file reads: the one nearest to it in the tree
+        (most leading directories in common; one repository often holds several
+        databases that reuse table names), then as `_choose`."""
+        candidates = self._definitions.get(table)
+        if reader is None or not candidates or len(candidates) == 1:
+            return tuple((self._chosen.get(table) or {}).items())
+        best = min(
+            candidates.values(),
+            key=lambda d: (-_shared_dirs(reader, d.file), not d.typed, d.file),
+        )
+        return best.columns
+
     # -- asking ----------------------------------------------------------------------
 
-    def columns(self, table: str, root: str | None = None) -> dict[str, str] | None:
-        """What a lookup of `table` finds, for a file under `root`."""
-        found = self.lookup(table, root)
+    def columns(
+        self, table: str, root: str | None = None, reader: str | None = None
+    ) -> dict[str, str] | None:
+        """What a lookup of `table` finds, for file `reader` under `root`."""
+        found = self.lookup(table, root, reader)
         return None if found is None else dict(found[1])
 
-    def lookup(self, name: str, root: str | None = None) -> tuple[str, Columns] | None:
-        """Exactly what a worker's SchemaIndex records for an external lookup."""
-        for layer in (self.explicit.get(root or ""), self._chosen):
-            if layer is None or not len(layer):
-                continue
-            full = layer.resolve(name)
+    def lookup(
+        self, name: str, root: str | None = None, reader: str | None = None
+    ) -> tuple[str, Columns] | None:
+        """Exactly what a worker's SchemaIndex records for an external lookup made
+        by file `reader` (None: the globally chosen definitions)."""
+        explicit = self.explicit.get(root or "")
+        if explicit is not None and len(explicit):
+            full = explicit.resolve(name)
             if full is not None:
-                return full, tuple((layer.get(full) or {}).items())
-        return None
+                return full, tuple((explicit.get(full) or {}).items())
+        full = self._chosen.resolve(name)
+        return None if full is None else (full, self._pick(full, reader))
 
-    def fingerprint(self, root: str, used: Iterable[str]) -> str:
-        return usage_fingerprint({name: self.lookup(name, root) for name in used})
+    def fingerprint(self, root: str, used: Iterable[str], reader: str | None = None) -> str:
+        return usage_fingerprint({name: self.lookup(name, root, reader) for name in used})
 
     def is_current(self, file: str, sha256: str | None = None) -> bool:
         """The file's recorded result (of content `sha256`) was computed with what the
@@ -170,10 +196,11 @@ class Catalog:
         record = self.records.get(file)
         if record is None or (sha256 is not None and record.sha256 != sha256):
             return False
-        return self.fingerprint(record.root, record.used) == record.fingerprint
+        return self.fingerprint(record.root, record.used, file) == record.fingerprint
 
-    def result_is_current(self, root: str, lineage: FileLineage) -> bool:
-        return self.fingerprint(root, lineage.schema_used) == lineage.schema_fingerprint
+    def result_is_current(self, root: str, lineage: FileLineage, reader: str | None = None) -> bool:
+        fingerprint = self.fingerprint(root, lineage.schema_used, reader)
+        return fingerprint == lineage.schema_fingerprint
 
     def dependants(self, tables: Iterable[str]) -> set[str]:
         """Files whose recorded result looked up one of `tables` (by any name that
@@ -183,7 +210,9 @@ class Catalog:
             candidates |= self._readers.get(last_part(table), set())
         return {f for f in candidates if not self.is_current(f)}
 
-    def slice_for(self, text: bytes, also: Iterable[str] = ()) -> dict[str, dict[str, str]]:
+    def slice_for(
+        self, text: bytes, also: Iterable[str] = (), reader: str | None = None
+    ) -> dict[str, dict[str, str]]:
         """The part of the catalog a worker needs for `text`: every chosen table whose
         last name part occurs as a word in the text (or in `also`), whole last-part
         groups, so that the worker resolves names exactly as `lookup` does. A name
@@ -196,7 +225,8 @@ class Catalog:
             lasts |= self._folded.get(word.lower(), set())
         out: dict[str, dict[str, str]] = {}
         for last in lasts:
-            out.update(self._chosen.group(last))
+            for table in self._chosen.group(last):
+                out[table] = dict(self._pick(table, reader))
         return out
 
     def conflicts(self) -> list[Conflict]:
@@ -220,6 +250,16 @@ class Catalog:
 
     def defined_by(self, table: str) -> str | None:
         return self._chosen_from.get(table)
+
+
+def _shared_dirs(a: str, b: str) -> int:
+    """Leading directories two file ids (`root:dir/file.sql`) have in common."""
+    n = 0
+    for x, y in zip(a.split("/")[:-1], b.split("/")[:-1], strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _ordered(columns: Mapping[str, str] | None) -> Columns | None:

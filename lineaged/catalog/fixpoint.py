@@ -68,7 +68,7 @@ def settle(
         f = by_id[file_id]
         previous = out.results.get(file_id)
         also = previous.schema_used if previous is not None else ()
-        lineage = extract(f, catalog.slice_for(f.data, also))
+        lineage = extract(f, catalog.slice_for(f.data, also, reader=file_id))
         out.extractions += 1
         out.results[file_id] = lineage
         changed = catalog.update(file_id, FileRecord.of(f.root, f.sha256, lineage))

@@ -105,15 +105,16 @@ class SchemaStage:
         record = self.catalog.records.get(file)
         if record is None:
             return "none"
-        return self.catalog.fingerprint(record.root, record.used)
+        return self.catalog.fingerprint(record.root, record.used, file)
 
-    def accepts(self, root: str, lineage: FileLineage) -> bool:
-        """A (cached or fresh) result agrees with what the catalog holds now."""
-        return self.catalog.result_is_current(root, lineage)
+    def accepts(self, file: str, root: str, lineage: FileLineage) -> bool:
+        """A (cached or fresh) result for `file` agrees with what the catalog holds now."""
+        return self.catalog.result_is_current(root, lineage, file)
 
     def slice_for(self, file: str, data: bytes) -> dict[str, dict[str, str]]:
         record = self.catalog.records.get(file)
-        return self.catalog.slice_for(data, record.used if record is not None else ())
+        used = record.used if record is not None else ()
+        return self.catalog.slice_for(data, used, reader=file)
 
     def enter(self) -> _Ticket:
         """A batch starts (call before its first await, so numbers follow the order
