@@ -31,6 +31,9 @@ class RepeatLimiter:
         self._clock = clock
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # key → (last emitted, dropped)
         self.last_error: str | None = None
+        # Every line dropped, ever: a key forgotten to bound memory (or never repeated
+        # after its window) loses its `repeated=N`, this total does not (/metrics).
+        self.suppressed = 0
         self.last_error_at: float | None = None  # wall clock
 
     def __call__(
@@ -47,6 +50,7 @@ class RepeatLimiter:
         previous = self._seen.get(key)
         if previous is not None and now - previous[0] < self.window_s:
             self._seen[key] = (previous[0], previous[1] + 1)
+            self.suppressed += 1
             raise structlog.DropEvent
         if previous is not None and previous[1]:
             event["repeated"] = previous[1]

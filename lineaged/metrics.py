@@ -108,6 +108,11 @@ class DaemonCollector:
             at = f"{LIMITER.last_error_at or 0:.0f}"
             info.add_metric([], {"message": LIMITER.last_error[:500], "at": at})
         yield info
+        yield CounterMetricFamily(
+            "lineaged_log_repeats_suppressed",
+            "Warning/error lines dropped as repeats (the full list: lineaged status --errors)",
+            value=LIMITER.suppressed,
+        )
 
     def _batchers(self) -> Iterator[Metric]:
         events = CounterMetricFamily("lineaged_events", "File events received", labels=["source"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import urllib.error
@@ -16,6 +17,7 @@ import pytest
 import structlog
 from prometheus_client import generate_latest
 
+import lineaged.metrics as metrics_module
 from lineaged.batcher import Batcher
 from lineaged.cli.status import parse_metrics
 from lineaged.config import load_settings
@@ -239,3 +241,29 @@ def test_status_names_neo4j_as_the_last_error_while_it_is_unreachable(served) ->
     assert not st.neo4j_up
     assert st.last_error == "neo4j unreachable: ServiceUnavailable: refused"
     assert "last error: none" not in render(st, url)
+
+
+def test_suppressed_repeats_are_counted_even_when_their_key_is_forgotten() -> None:
+    from lineaged import logfilter
+
+    limiter = RepeatLimiter(max_keys=4)
+
+    def log(error: str) -> None:
+        event = {"event": "file_has_errors", "level": "warning", "error": error}
+        with contextlib.suppress(structlog.DropEvent):
+            limiter(None, "warning", event)
+
+    for error in ["a", "b", "c"] * 11:  # 30 repeats dropped, waiting for their window
+        log(error)
+    for i in range(10):  # new errors push the old keys (and their counts) out
+        log(f"new {i}")
+    assert not {("file_has_errors", e) for e in "abc"} & set(limiter._seen)
+    assert limiter.suppressed == 30
+    old, logfilter.LIMITER = logfilter.LIMITER, limiter
+    try:
+        metrics_module.LIMITER = limiter
+        text = generate_latest(Metrics(fake_daemon()).registry).decode()
+    finally:
+        logfilter.LIMITER = metrics_module.LIMITER = old
+    assert "lineaged_log_repeats_suppressed_total 30.0" in text
+    assert parse_metrics(text).log_repeats_suppressed == 30

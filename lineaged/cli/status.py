@@ -42,6 +42,7 @@ class Status:
     write_rows: int = 0
     rss_bytes: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
+    log_repeats_suppressed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,6 +83,8 @@ def _take(st: Status, name: str, labels: dict[str, str], value: float) -> None:
         st.write_rows = int(value)
     elif name == "lineaged_rss_bytes":
         st.rss_bytes[labels["process"]] = int(value)
+    elif name == "lineaged_log_repeats_suppressed_total":
+        st.log_repeats_suppressed = int(value)
     elif name == "lineaged_last_error_info":
         st.last_error = labels.get("message")
 
@@ -101,7 +104,13 @@ def render(st: Status, url: str) -> str:
         f"  queue: {_kv(st.queue)}; pending in batchers: {_kv(st.pending)}",
         f"  files: {_kv(st.files)}; dead letters: {st.dead_letters}; rows written: {st.write_rows}",
         f"  memory: {_kv(mib)}",
-        f"  last error: {st.last_error or 'none'}",
+        f"  last error: {st.last_error or 'none'}"
+        + (
+            f" ({st.log_repeats_suppressed} repeated log lines suppressed; "
+            "every file with an error: lineaged status --errors)"
+            if st.log_repeats_suppressed
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
