@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/bench/bench_schema.py [--files 600] [--batch 100] [--seed 1]
     .venv/bin/python tests/bench/bench_schema.py --overhead [--files 600]
+    .venv/bin/python tests/bench/bench_schema.py --real DIR DIALECT
 
 A generated tree where most files `SELECT *` from the table another file defines:
 ~8 % base tables (CREATE TABLE with 12-20 typed columns), the rest views, CTAS and
@@ -24,6 +25,10 @@ counts calls and their CPU time):
 bench_extract.py's warehouse-style files through the real worker pool, the daemon's
 Pipeline with and without the SchemaStage (incl. `order_events`), alternating runs,
 wall time.
+
+`--real DIR DIALECT`: a real tree (e.g. a `fetch`ed repository, never committed here)
+extracted file by file vs resolved together (`lineaged extract DIR`'s fixpoint):
+unresolved references, unresolved stars, column edges, extractions, CPU time.
 """
 
 from __future__ import annotations
@@ -271,7 +276,43 @@ async def overhead(n: int) -> None:
     print(f"pipeline + schema     {staged:6.2f} s  ({staged / plain:.2f}x)")
 
 
+def real(root: Path, dialect: str) -> None:
+    from lineaged.catalog.fixpoint import CorpusFile, settle
+
+    files = [
+        CorpusFile(str(p.relative_to(root)), "", p.read_bytes())
+        for p in sorted(root.rglob("*.sql"))
+        if p.is_file()
+    ]
+    started = time.process_time()
+    alone = {f.id: extract(f.data, dialect) for f in files}
+    t_alone = time.process_time() - started
+    started = time.process_time()
+    out = settle(files, lambda f, c: extract(f.data, dialect, catalog=c))
+    t_together = time.process_time() - started
+
+    def count(results: dict[str, Any]) -> str:
+        stmts = [s for r in results.values() for s in r.statements]
+        unresolved = sum(len(s.unresolved) for s in stmts)
+        stars = sum(u.endswith(".*") for s in stmts for u in s.unresolved)
+        edges = sum(len(e.sources) for s in stmts for e in s.columns)
+        return f"unresolved {unresolved} (stars {stars}), column edges {edges}"
+
+    tables = {d.table for r in out.results.values() for d in r.defines}
+    print(f"{len(files)} files, {len(tables)} tables defined, {len(out.conflicts)} conflicts")
+    print(f"each file alone    {count(alone)}; {t_alone:.1f} s CPU")
+    print(
+        f"resolved together  {count(out.results)}; {out.extractions} extractions "
+        f"({out.extractions / len(files):.2f}x), {t_together:.1f} s CPU "
+        f"({t_together / t_alone:.2f}x); {len(out.unsettled)} unsettled"
+    )
+
+
 async def main() -> None:
+    if "--real" in sys.argv:
+        where = sys.argv.index("--real")
+        real(Path(sys.argv[where + 1]), sys.argv[where + 2])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--batch", type=int, default=100)
