@@ -315,3 +315,42 @@ async def test_cache_key_holds_the_schema_fingerprint(tmp_path: Path) -> None:
     assert ("rep.daily.status", "mart.orders.status") not in h.writer.edges("report.sql")
     assert ("rep.daily.amount", "mart.orders.amount") in h.writer.edges("report.sql")
     await cache.close()
+
+
+async def test_after_a_crash_between_record_and_requeue_the_start_finds_stale_files(
+    tmp_path: Path,
+) -> None:
+    from lineaged.catalog.stage import Recorded
+
+    src = tmp_path / "src"
+    src.mkdir()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    h = Harness(src, SchemaStage(cache.catalog))
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    await h.run(*CHAIN)
+    # The upstream's new result is recorded (and persisted), then the daemon dies
+    # before its dependants are re-queued.
+    changed = extract("CREATE TABLE raw.orders (id int, amount int, status text);", "postgres")
+    await h.stage.record([Recorded("r:raw.sql", "r", "new-sha", changed)])
+    await cache.close()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    stage = SchemaStage(cache.catalog)
+    await stage.open()
+    assert stage.stale_files() == ["r:stg.sql"]
+    await cache.close()
+
+
+def test_a_changed_schema_file_makes_its_readers_stale(tmp_path: Path) -> None:
+    from lineaged.extract import schema_layer
+
+    async def scenario() -> None:
+        h = Harness(tmp_path)
+        h.write("reader.sql", "INSERT INTO rep.t SELECT * FROM ext.src;")
+        h.write("other.sql", "INSERT INTO rep.u SELECT a FROM ext.other;")
+        await h.run("reader.sql", "other.sql")
+        assert h.stage.configure({}) == []
+        stale = h.stage.configure({"r": schema_layer({"ext.src": {"a": "int"}}, "postgres")})
+        assert stale == ["r:reader.sql"]
+
+    asyncio.run(scenario())
