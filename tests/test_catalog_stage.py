@@ -196,7 +196,8 @@ async def test_a_live_edit_does_not_wait_for_a_backfill_batch(tmp_path: Path) ->
     assert ("stg.orders.amount", "raw.orders.amount") in h.writer.edges("stg.sql")
 
 
-async def test_catalog_survives_a_restart_with_the_parse_cache(tmp_path: Path) -> None:
+async def chain_with_persisted_catalog(tmp_path: Path) -> tuple[Harness, ParseCache]:
+    """CHAIN ingested under tmp_path/src by a stage that persists into a parse cache."""
     src = tmp_path / "src"
     src.mkdir()
     cache = await ParseCache.open(tmp_path / "cache.sqlite")
@@ -204,6 +205,12 @@ async def test_catalog_survives_a_restart_with_the_parse_cache(tmp_path: Path) -
     for name, sql in CHAIN.items():
         h.write(name, sql)
     await h.run(*CHAIN)
+    return h, cache
+
+
+async def test_catalog_survives_a_restart_with_the_parse_cache(tmp_path: Path) -> None:
+    h, cache = await chain_with_persisted_catalog(tmp_path)
+    src = h.root
     await cache.close()
 
     cache = await ParseCache.open(tmp_path / "cache.sqlite")
@@ -277,13 +284,7 @@ async def test_extract_dir_gives_what_the_daemon_stores(tmp_path: Path, capsysbi
 async def test_cache_clear_forgets_the_catalog_too(tmp_path: Path) -> None:
     from lineaged.cache import clear_cache
 
-    src = tmp_path / "src"
-    src.mkdir()
-    cache = await ParseCache.open(tmp_path / "cache.sqlite")
-    h = Harness(src, SchemaStage(cache.catalog))
-    for name, sql in CHAIN.items():
-        h.write(name, sql)
-    await h.run(*CHAIN)
+    _h, cache = await chain_with_persisted_catalog(tmp_path)
     assert len(await cache.catalog.load()) == len(CHAIN)
     await cache.close()
     await clear_cache(tmp_path / "cache.sqlite")
@@ -322,13 +323,7 @@ async def test_after_a_crash_between_record_and_requeue_the_start_finds_stale_fi
 ) -> None:
     from lineaged.catalog.stage import Recorded
 
-    src = tmp_path / "src"
-    src.mkdir()
-    cache = await ParseCache.open(tmp_path / "cache.sqlite")
-    h = Harness(src, SchemaStage(cache.catalog))
-    for name, sql in CHAIN.items():
-        h.write(name, sql)
-    await h.run(*CHAIN)
+    h, cache = await chain_with_persisted_catalog(tmp_path)
     # The upstream's new result is recorded (and persisted), then the daemon dies
     # before its dependants are re-queued.
     changed = extract("CREATE TABLE raw.orders (id int, amount int, status text);", "postgres")
