@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -145,3 +147,19 @@ def test_unknown_dialect_suggests_and_lists(tmp_path, capsys) -> None:
     assert run([str(tmp_path / "x.sql"), "--dialect", "mssql"]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'tsql'" in err and "snowflake" in err and err.count("\n") == 1
+
+
+def test_extract_does_not_import_the_neo4j_driver(tmp_path) -> None:
+    # `lineaged extract` needs no database; importing the driver was most of its start-up.
+    sql = tmp_path / "x.sql"
+    sql.write_text("INSERT INTO t SELECT a FROM s")
+    code = (
+        "import sys\n"
+        "from lineaged.cli import main\n"
+        f"rc = main(['extract', {str(sql)!r}, '--dialect', 'postgres', '--json'])\n"
+        "print('neo4j' in sys.modules, rc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    ).stdout.splitlines()
+    assert out[-1] == "False 0"

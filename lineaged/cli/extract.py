@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from lineaged.cli.exit_codes import ExitCode
+from lineaged.cli.extract_roots import FALLBACK_DIALECT
 from lineaged.config import ConfigError, Settings, load_settings
-from lineaged.extract.cli_roots import FALLBACK_DIALECT
 from lineaged.model import FileLineage
 from lineaged.paths import RootMatcher
 
 if TYPE_CHECKING:
     from lineaged.catalog import Conflict
-    from lineaged.extract.cli_roots import FileOptions
+    from lineaged.cli.extract_roots import FileOptions
 
 
 def add_parser(subparsers: Any) -> None:
@@ -63,8 +63,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from lineaged.cli.extract_roots import matchers
     from lineaged.extract import known_dialects
-    from lineaged.extract.cli_roots import matchers
     from lineaged.extract.dialects import unknown_dialect_message
 
     if args.dialect is not None and args.dialect not in known_dialects():
@@ -134,7 +134,7 @@ def _settings(args: argparse.Namespace) -> Settings | None:
 
 
 def _options(path: Path, roots: list[RootMatcher], args: argparse.Namespace) -> FileOptions:
-    from lineaged.extract.cli_roots import options_for
+    from lineaged.cli.extract_roots import options_for
 
     return options_for(
         path,
@@ -193,7 +193,7 @@ def _extract_all(
 
 
 def _files(paths: list[str], roots: list[RootMatcher]) -> Iterator[Path]:
-    from lineaged.extract.cli_roots import sql_files
+    from lineaged.cli.extract_roots import sql_files
 
     for raw in paths:
         path = Path(raw)

@@ -17,7 +17,7 @@ import orjson
 
 from lineaged.cli.common import add_config_flags, settings_from_args
 from lineaged.cli.exit_codes import ExitCode
-from lineaged.graph.lineage import MAX_DEPTH, Edge, query_lineage
+from lineaged.graph.lineage import MAX_DEPTH, Edge, query_lineage, resolve_column, resolve_table
 
 EXAMPLES = """examples:
   lineaged lineage upstream marts.dim_customers
@@ -109,7 +109,12 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("direction", choices=["upstream", "downstream"])
-    p.add_argument("name", metavar="NAME", help="table name as in the graph, e.g. marts.orders")
+    p.add_argument(
+        "name",
+        metavar="NAME",
+        help="table name as in the graph (e.g. marts.orders), in any case, or a unique "
+        "suffix of one (orders); close names are suggested when none fits",
+    )
     p.add_argument("--column", metavar="COL", help="column-level lineage of NAME.COL")
     p.add_argument("--depth", type=_depth, default=10, help=f"max hops, 1..{MAX_DEPTH} (10)")
     p.add_argument("--format", choices=["table", "json", "dot", "mermaid"], default="table")
@@ -124,27 +129,40 @@ def handle(args: argparse.Namespace) -> int:
     from lineaged.graph.connect import CannotConnect, connected
 
     cfg = settings_from_args(args).neo4j
-    name = f"{args.name}.{args.column}" if args.column else args.name
 
-    async def ask() -> tuple[list[Edge], bool]:
+    async def ask() -> tuple[str, list[Edge]] | str:
+        """(the name asked about, its edges), or why NAME matched nothing."""
         # One attempt (wait_s=0), so an unreachable server fails in seconds rather
         # than after the daemon's start-up wait.
         async with connected(cfg, wait_s=0) as driver:
-            return await query_lineage(
+            table = await resolve_table(driver, cfg.database, args.name)
+            if table.name is None:
+                return table.explain(args.name)
+            name = table.name
+            if args.column:
+                column = await resolve_column(driver, cfg.database, table.name, args.column)
+                if column.name is None:
+                    return column.explain(f"{table.name}.{args.column}", "column")
+                name = f"{table.name}.{column.name}"
+            edges, _ = await query_lineage(
                 driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
             )
+            return name, edges
 
     try:
-        edges, found = anyio.run(ask)
+        answer = anyio.run(ask)
     except CannotConnect as exc:
         print(f"lineaged lineage: {exc}", file=sys.stderr)
         return ExitCode.CANNOT_START
     except Neo4jError as exc:
         print(f"lineaged lineage: query failed: {exc.message}", file=sys.stderr)
         return ExitCode.CANNOT_START
-    if not found:
-        kind = "column" if args.column else "table"
-        print(f"lineaged lineage: no {kind} named {name!r} in the graph", file=sys.stderr)
+    if isinstance(answer, str):
+        print(f"lineaged lineage: {answer}", file=sys.stderr)
         return ExitCode.PROBLEMS
+    name, edges = answer
+    asked = f"{args.name}.{args.column}" if args.column else args.name
+    if name != asked:
+        print(f"lineaged lineage: {asked!r} is {name!r}", file=sys.stderr)
     print(render(args.format, args.direction, name, edges))
     return ExitCode.OK

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lineaged.graph.name_match import Match, match_name
+
 if TYPE_CHECKING:  # the CLI imports this module for --help: keep the driver out of it
     from neo4j import AsyncDriver
 
@@ -109,3 +111,36 @@ async def query_lineage(
         EXISTS_QUERY[kind], {"name": name}, database_=database, routing_="r"
     )
     return edges, found[0]["n"] > 0
+
+
+# Candidates for a typed table name: exact, same ignoring case, or ending in `.NAME`.
+# A scan of Table nodes, not an index seek: this runs once per CLI call, never in the
+# write path.
+CANDIDATES_QUERY = """
+MATCH (t:Table)
+WHERE t.name = $name OR toLower(t.name) = $lower OR toLower(t.name) ENDS WITH $suffix
+RETURN t.name AS name LIMIT 100
+"""
+ALL_TABLES_QUERY = "MATCH (t:Table) RETURN t.name AS name LIMIT 200000"
+COLUMNS_QUERY = "MATCH (:Table {name: $table})-[:HAS_COLUMN]->(c:Column) RETURN c.name AS name"
+
+
+async def resolve_table(driver: AsyncDriver, database: str, asked: str) -> Match:
+    """The table NAME means (see graph/name_match.py), with suggestions when none."""
+    lower = asked.lower()
+    params = {"name": asked, "lower": lower, "suffix": "." + lower}
+    records, _, _ = await driver.execute_query(
+        CANDIDATES_QUERY, params, database_=database, routing_="r"
+    )
+    found = match_name(asked, [r["name"] for r in records])
+    if found.name is not None or found.candidates:
+        return found
+    records, _, _ = await driver.execute_query(ALL_TABLES_QUERY, database_=database, routing_="r")
+    return match_name(asked, [r["name"] for r in records])
+
+
+async def resolve_column(driver: AsyncDriver, database: str, table: str, asked: str) -> Match:
+    records, _, _ = await driver.execute_query(
+        COLUMNS_QUERY, {"table": table}, database_=database, routing_="r"
+    )
+    return match_name(asked, [r["name"] for r in records if r["name"]])

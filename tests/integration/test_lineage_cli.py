@@ -106,3 +106,20 @@ async def test_unknown_name_and_unreachable_neo4j(chain: Any, neo4j_server: Any)
         timeout=60,
     )
     assert dead.returncode == 3 and "cannot reach Neo4j" in dead.stderr
+
+
+async def test_name_in_any_case_or_by_unique_suffix_and_suggestions(
+    chain: Any, neo4j_server: Any
+) -> None:
+    upper = run(neo4j_server, "upstream", "RPT.D", "--format", "json")
+    assert upper.returncode == 0, upper.stderr
+    assert ("mart.c", "rpt.d", 1) in edges(upper.stdout)
+    assert "'RPT.D' is 'rpt.d'" in upper.stderr
+    suffix = run(neo4j_server, "downstream", "a", "--column", "AMOUNT", "--format", "json")
+    assert suffix.returncode == 0, suffix.stderr
+    assert ("raw.a.amount", "stg.b.amount", 1) in edges(suffix.stdout)
+    typo = run(neo4j_server, "upstream", "mart.cc")
+    assert typo.returncode == 1
+    assert "no table named 'mart.cc' in the graph; did you mean 'mart.c'" in typo.stderr
+    column = run(neo4j_server, "upstream", "rpt.d", "--column", "amuont")
+    assert column.returncode == 1 and "did you mean 'amount'" in column.stderr
