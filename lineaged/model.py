@@ -42,8 +42,28 @@ class ColumnEdge:
 
 
 @dataclass(frozen=True, slots=True)
+class IndirectEdge:
+    """Statement-wide influence: `sources` shape every row the statement writes (its
+    joins, filters, grouping, sorting) via `transform`, so they influence every column in
+    the statement's `target_columns` (OpenLineage's dataset-level `dataset` list)."""
+
+    sources: tuple[str, ...]
+    transform: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "transform": self.transform}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IndirectEdge:
+        return cls(tuple(d["sources"]), d["transform"])
+
+
+@dataclass(frozen=True, slots=True)
 class StatementLineage:
-    """Lineage of one statement. `error` is "line L, column C: message" or None."""
+    """Lineage of one statement. `error` is "line L, column C: message" or None.
+
+    `columns` are each target column's own edges; `indirect` applies to every column
+    in `target_columns` (the columns the statement writes, with or without own edges)."""
 
     index: int
     line: int
@@ -54,6 +74,24 @@ class StatementLineage:
     temp_targets: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
     error: str | None = None
+    target_columns: tuple[str, ...] = ()
+    indirect: tuple[IndirectEdge, ...] = ()
+
+    def expanded_columns(self) -> tuple[ColumnEdge, ...]:
+        """Every column's edges with the statement-wide ones copied onto each target
+        column: the per-column view (and what the graph stored before model 2)."""
+        if not self.indirect:
+            return self.columns
+        merged: dict[tuple[str, str], set[str]] = {}
+        for e in self.columns:
+            merged.setdefault((e.target, e.transform), set()).update(e.sources)
+        for column in self.target_columns:
+            for ind in self.indirect:
+                merged.setdefault((column, ind.transform), set()).update(ind.sources)
+        return tuple(
+            ColumnEdge(target, tuple(sorted(sources)), transform)
+            for (target, transform), sources in sorted(merged.items())
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +104,8 @@ class StatementLineage:
             "temp_targets": list(self.temp_targets),
             "unresolved": list(self.unresolved),
             "error": self.error,
+            "target_columns": list(self.target_columns),
+            "indirect": [i.to_dict() for i in self.indirect],
         }
 
     @classmethod
@@ -80,6 +120,8 @@ class StatementLineage:
             temp_targets=tuple(d.get("temp_targets", ())),
             unresolved=tuple(d.get("unresolved", ())),
             error=d.get("error"),
+            target_columns=tuple(d.get("target_columns", ())),
+            indirect=tuple(IndirectEdge.from_dict(i) for i in d.get("indirect", ())),
         )
 
 

@@ -18,7 +18,7 @@ KEYS = {
 }  # fmt: skip
 STATEMENT_KEYS = {
     "index", "line", "kind", "targets", "sources", "columns", "temp_targets", "unresolved",
-    "error",
+    "error", "target_columns", "indirect",
 }  # fmt: skip
 
 

@@ -127,6 +127,7 @@ def handle(args: argparse.Namespace) -> int:
     from neo4j.exceptions import Neo4jError
 
     from lineaged.graph.connect import CannotConnect, connected
+    from lineaged.qualified import column_id
 
     cfg = settings_from_args(args).neo4j
 
@@ -143,7 +144,7 @@ def handle(args: argparse.Namespace) -> int:
                 column = await resolve_column(driver, cfg.database, table.name, args.column)
                 if column.name is None:
                     return column.explain(f"{table.name}.{args.column}", "column")
-                name = f"{table.name}.{column.name}"
+                name = column_id(table.name, column.name)
             edges, _ = await query_lineage(
                 driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
             )

@@ -23,7 +23,7 @@ from lineaged.extract.plan import CONDITION, Plan, expand_merge_star
 from lineaged.extract.resolve import attribute_unqualified
 from lineaged.extract.schema import UNKNOWN_TYPE
 from lineaged.extract.tables import source_tables
-from lineaged.model import ColumnEdge, StatementLineage
+from lineaged.model import ColumnEdge, IndirectEdge, StatementLineage
 
 
 def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLineage:
@@ -78,11 +78,7 @@ def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> State
         else:
             ctx.temps.declare(target)
     result = _targets(base, target, temporary, sources)
-    edges = {}
-    for column, lin in q.columns.items():
-        edges[column] = {k: set(v) for k, v in lin.items()}
-        merge(edges[column], q.indirect)
-    return _with_columns(result, target, edges, unresolved, temporary)
+    return _with_columns(result, target, q.columns, q.indirect, unresolved, temporary)
 
 
 # Statements whose query's output columns are the target's columns.
@@ -140,26 +136,41 @@ def _with_columns(
     result: StatementLineage,
     target: str | None,
     edges: dict[str, Lin],
+    indirect: Lin,
     unresolved: set[str],
     temporary: bool,
 ) -> StatementLineage:
     columns: list[ColumnEdge] = []
+    statement_wide: list[IndirectEdge] = []
+    target_columns: list[str] = []
     if target is not None and not temporary:
-        # Statement-level INDIRECT edges repeat the same sources on every target
-        # column. Sharing one object per distinct name and per distinct sources tuple
-        # lets pickle (the pool's transport) write each once and refer back to it
-        # after that; the values, and so the JSON, are unchanged.
+        # Sharing one object per distinct name and per distinct sources tuple lets
+        # pickle (the pool's transport) write each once and refer back to it after
+        # that; the values, and so the JSON, are unchanged.
         names: dict[Base, str] = {}
         tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+        def spelled(bases: set[Base]) -> tuple[str, ...]:
+            srcs = tuple(
+                sorted(names.get(b) or names.setdefault(b, f"{b[0]}.{b[1]}") for b in bases)
+            )
+            return tuples.setdefault(srcs, srcs)
+
         for column, lin in edges.items():
             target_column = f"{target}.{column}"
+            target_columns.append(target_column)
             for transform, bases in lin.items():
                 if bases:
-                    srcs = tuple(
-                        sorted(names.get(b) or names.setdefault(b, f"{b[0]}.{b[1]}") for b in bases)
-                    )
-                    srcs = tuples.setdefault(srcs, srcs)
-                    columns.append(ColumnEdge(target_column, srcs, transform))
+                    columns.append(ColumnEdge(target_column, spelled(bases), transform))
+        # Statement-wide joins/filters/grouping apply to every column written: stated
+        # once, not copied onto each column (on warehouse SQL the copies were most of
+        # the graph's rows).
+        if target_columns:
+            statement_wide = [
+                IndirectEdge(spelled(bases), transform)
+                for transform, bases in sorted(indirect.items())
+                if bases
+            ]
     columns.sort(key=lambda e: (e.target, e.transform, e.sources))
     return StatementLineage(
         index=result.index,
@@ -170,6 +181,8 @@ def _with_columns(
         columns=tuple(columns),
         temp_targets=result.temp_targets,
         unresolved=tuple(sorted(unresolved)),
+        target_columns=tuple(sorted(target_columns)),
+        indirect=tuple(statement_wide),
     )
 
 

@@ -22,9 +22,29 @@ _TABLE_HOP = {
     "upstream": "((a:Table)<-[:WRITES]-(s:Statement)-[:READS]->(b:Table))",
     "downstream": "((a:Table)<-[:READS]-(s:Statement)-[:WRITES]->(b:Table))",
 }
-_COLUMN_HOP = {
-    "upstream": "((a:Column)-[r:DERIVES_FROM]->(b:Column))",
-    "downstream": "((a:Column)<-[r:DERIVES_FROM]-(b:Column))",
+# Column level (graph model 2): one hop from a column is either its own DERIVES_FROM
+# edge or, through a statement that writes it, that statement's statement-wide
+# INFLUENCED_BY edge (two relationships). The reachable columns come first, with the
+# fewest column hops to each (a statement hop counts as one), then each one's hops.
+_COLUMN_STEP = {
+    "upstream": "((:Column|Statement)-[:DERIVES_FROM|WRITTEN_BY|INFLUENCED_BY]->"
+    "(:Column|Statement))",
+    "downstream": "((:Column|Statement)<-[:DERIVES_FROM|WRITTEN_BY|INFLUENCED_BY]-"
+    "(:Column|Statement))",
+}
+_COLUMN_HOPS = {
+    "upstream": """
+  MATCH (near)-[r:DERIVES_FROM]->(far:Column)
+  RETURN far, r.file AS file, r.transform AS transform
+  UNION ALL
+  MATCH (near)-[:WRITTEN_BY]->(s:Statement)-[r:INFLUENCED_BY]->(far:Column)
+  RETURN far, s.file AS file, r.transform AS transform""",
+    "downstream": """
+  MATCH (near)<-[r:DERIVES_FROM]-(far:Column)
+  RETURN far, r.file AS file, r.transform AS transform
+  UNION ALL
+  MATCH (near)<-[r:INFLUENCED_BY]-(s:Statement)<-[:WRITTEN_BY]-(far:Column)
+  RETURN far, s.file AS file, r.transform AS transform""",
 }
 
 TABLE_QUERY = """
@@ -36,11 +56,13 @@ RETURN near.name AS near, far.name AS far, min(depth) AS depth,
 """
 
 COLUMN_QUERY = """
-MATCH (:Column {{id: $name}}) {hop}{{1,{depth}}} (:Column)
-UNWIND range(0, size(a) - 1) AS i
-WITH a[i] AS near, b[i] AS far, r[i] AS rel, i + 1 AS depth
-RETURN near.id AS near, far.id AS far, min(depth) AS depth,
-       collect(DISTINCT rel.file) AS files, collect(DISTINCT rel.transform) AS transform
+MATCH p = (:Column {{id: $name}}) {step}{{0,{steps}}} (near:Column)
+WITH near, min(size([n IN nodes(p) WHERE n:Column])) AS seen
+WHERE seen <= {depth}
+CALL (near) {{{hops}
+}}
+RETURN near.id AS near, far.id AS far, min(seen) AS depth,
+       collect(DISTINCT file) AS files, collect(DISTINCT transform) AS transform
 """
 
 EXISTS_QUERY = {
@@ -70,8 +92,17 @@ class Edge:
 def build_query(direction: str, depth: int, *, column: bool) -> str:
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be 1..{MAX_DEPTH}")
-    hops, template = (_COLUMN_HOP, COLUMN_QUERY) if column else (_TABLE_HOP, TABLE_QUERY)
-    return template.format(hop=hops[direction], depth=int(depth))
+    if column:
+        # A column hop is at most two relationships; paths to the columns whose own
+        # hops are asked for are at most depth - 1 column hops long ({0,0} is not
+        # allowed: the WHERE keeps depth 1 to the start column).
+        return COLUMN_QUERY.format(
+            step=_COLUMN_STEP[direction],
+            steps=max(1, 2 * (int(depth) - 1)),
+            depth=int(depth),
+            hops=_COLUMN_HOPS[direction],
+        )
+    return TABLE_QUERY.format(hop=_TABLE_HOP[direction], depth=int(depth))
 
 
 def edges_from_records(direction: str, records: list[dict[str, Any]]) -> list[Edge]:

@@ -3,8 +3,13 @@
 Each query is named so that slow-transaction warnings and the EXPLAIN test can point
 at it. A file's replace is: delete its column edges and statements (collecting what
 they touched), upsert the File, create statements and edges, then drop Column and
-Table nodes nothing refers to any more. The order makes it correct whatever else is
-in the same transaction.
+Table nodes nothing refers to any more.
+
+Graph model 2 (see README "Graph model"): a column's own edges are DERIVES_FROM;
+statement-wide influence (joins, filters, grouping, sorting) is stated once per
+statement, `(:Statement)-[:INFLUENCED_BY {transform}]->(:Column)`, and applies to the
+columns the statement writes, `(:Column)-[:WRITTEN_BY]->(:Statement)`. The order
+makes a replace correct whatever else is in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,78 +23,84 @@ from typing import Final
 
 # Phase 1: forget what the files contributed; report what it touched.
 DELETE_OLD: Final = """
-CALL {
+CALL () {
   UNWIND $delete_ids AS id
   MATCH (a:Column)-[r:DERIVES_FROM {file: id}]->(b:Column)
   DELETE r
-  RETURN collect(DISTINCT a.id) + collect(DISTINCT b.id) AS columns
+  RETURN collect(DISTINCT a.id) + collect(DISTINCT b.id) AS edge_columns
 }
-CALL {
+CALL () {
   UNWIND $delete_ids AS id
   MATCH (:File {id: id})-[:CONTAINS]->(s:Statement)
-  OPTIONAL MATCH (s)-[:READS|WRITES]->(t:Table)
-  WITH s, collect(t.name) AS names
+  OPTIONAL MATCH (s)-[:READS|WRITES|INFLUENCED_BY|WRITTEN_BY]-(n)
+  WITH s, collect(n) AS touched
   DETACH DELETE s
-  WITH names UNWIND names AS name
-  RETURN collect(DISTINCT name) AS tables
+  WITH touched UNWIND touched AS n
+  RETURN collect(DISTINCT CASE WHEN n:Table THEN n.name END) AS tables,
+         collect(DISTINCT CASE WHEN n:Column THEN n.id END) AS statement_columns
 }
-CALL {
+CALL () {
   UNWIND $removed_ids AS id
   MATCH (f:File {id: id})
   DETACH DELETE f
 }
-RETURN columns, tables
+RETURN edge_columns + statement_columns AS columns, tables
 """
 
 # Phase 2: write the new lineage. Columns are merged once each; edges only MATCH.
 WRITE_NEW: Final = """
-CALL {
+CALL () {
   UNWIND $files AS f
   MERGE (n:File {id: f.id})
   SET n.root = f.root, n.path = f.path, n.sha256 = f.sha256, n.dialect = f.dialect,
-      n.extractor_version = f.extractor_version, n.error = f.error,
+      n.extractor_version = f.extractor_version, n.graph_model = f.graph_model,
+      n.error = f.error,
       n.failed_sha256 = f.failed_sha256, n.ingested_at = datetime()
 }
-CALL {
+CALL () {
   UNWIND $statements AS s
   MATCH (f:File {id: s.file})
   CREATE (f)-[:CONTAINS]->(:Statement {id: s.id, file: s.file, index: s.index,
                                        line: s.line, kind: s.kind, error: s.error})
 }
-CALL {
-  UNWIND $reads AS e
+CALL () {
+  UNWIND $table_edges AS e
   MATCH (s:Statement {id: e.statement})
   MERGE (t:Table {name: e.table})
-  MERGE (s)-[:READS]->(t)
+  MERGE (s)-[:$(e.rel)]->(t)
 }
-CALL {
-  UNWIND $writes AS e
-  MATCH (s:Statement {id: e.statement})
-  MERGE (t:Table {name: e.table})
-  MERGE (s)-[:WRITES]->(t)
-}
-CALL {
+CALL () {
   UNWIND $columns AS c
   MERGE (t:Table {name: c.table})
   MERGE (col:Column {id: c.id})
     ON CREATE SET col.name = c.name, col.table = c.table
   MERGE (t)-[:HAS_COLUMN]->(col)
+  WITH col, c
+  UNWIND c.written_by AS sid
+  MATCH (s:Statement {id: sid})
+  CREATE (col)-[:WRITTEN_BY]->(s)
 }
-CALL {
+CALL () {
   UNWIND $column_edges AS e
   MATCH (tc:Column {id: e.target})
   MATCH (sc:Column {id: e.source})
   CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
                               transform: e.transform}]->(sc)
 }
+CALL () {
+  UNWIND $influences AS e
+  MATCH (s:Statement {id: e.statement})
+  MATCH (sc:Column {id: e.source})
+  CREATE (s)-[:INFLUENCED_BY {transform: e.transform}]->(sc)
+}
 """
 
 # Phase 3: drop Column, then Table nodes that nothing refers to any more.
 DELETE_ORPHANS: Final = """
-CALL {
+CALL () {
   UNWIND $orphan_columns AS id
   MATCH (c:Column {id: id})
-  WHERE NOT EXISTS { (c)-[:DERIVES_FROM]-() }
+  WHERE NOT EXISTS { (c)-[:DERIVES_FROM|INFLUENCED_BY|WRITTEN_BY]-() }
   WITH c, c.table AS table
   DETACH DELETE c
   RETURN collect(DISTINCT table) AS column_tables
@@ -103,18 +114,22 @@ CALL (column_tables) {
 }
 """
 
+# A File written under another graph model reads back without an extractor version,
+# so reconcile and the pipeline treat it as stale and rewrite it (schema.GRAPH_MODEL).
 FILE_STATES: Final = """
 UNWIND $ids AS id
 MATCH (f:File {id: id})
-RETURN f.id AS id, f.sha256 AS sha256, f.extractor_version AS extractor_version,
-       f.failed_sha256 AS failed_sha256
+RETURN f.id AS id, f.sha256 AS sha256, f.failed_sha256 AS failed_sha256,
+       CASE WHEN f.graph_model = $graph_model THEN f.extractor_version END
+         AS extractor_version
 """
 
 ROOT_FILES: Final = """
 MATCH (f:File)
 WHERE f.root = $root
-RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version,
-       f.failed_sha256 AS failed_sha256
+RETURN f.path AS path, f.sha256 AS sha256, f.failed_sha256 AS failed_sha256,
+       CASE WHEN f.graph_model = $graph_model THEN f.extractor_version END
+         AS extractor_version
 """
 
 # name -> query, for EXPLAIN tests and slow-transaction warnings.

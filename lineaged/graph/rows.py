@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lineaged.graph.schema import GRAPH_MODEL
 from lineaged.model import FileUpdate
 
 
@@ -21,21 +22,51 @@ class WriteRows:
     removed_ids: list[str] = field(default_factory=list)  # files deleted from disk
     files: list[dict[str, Any]] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
-    reads: list[dict[str, Any]] = field(default_factory=list)
-    writes: list[dict[str, Any]] = field(default_factory=list)
-    columns: list[dict[str, Any]] = field(default_factory=list)  # distinct, with tables
+    # Statement → Table, READS and WRITES in one list (`rel`), in table order.
+    table_edges: list[dict[str, Any]] = field(default_factory=list)
+    # Distinct columns, each with the statements that write it (`written_by`).
+    columns: list[dict[str, Any]] = field(default_factory=list)
     column_edges: list[dict[str, Any]] = field(default_factory=list)
+    # Statement-wide influence: (statement, source column, transform).
+    influences: list[dict[str, Any]] = field(default_factory=list)
+
+    def write_new_params(self) -> dict[str, Any]:
+        """Parameters of queries.WRITE_NEW."""
+        return {
+            "files": self.files,
+            "statements": self.statements,
+            "table_edges": self.table_edges,
+            "columns": self.columns,
+            "column_edges": self.column_edges,
+            "influences": self.influences,
+        }
 
     @property
     def row_count(self) -> int:
+        """UNWIND rows sent (a column's `written_by` list rides on its one row)."""
         return (
             len(self.delete_ids)
             + len(self.files)
             + len(self.statements)
-            + len(self.reads)
-            + len(self.writes)
+            + len(self.table_edges)
             + len(self.columns)
             + len(self.column_edges)
+            + len(self.influences)
+        )
+
+    @property
+    def element_count(self) -> int:
+        """Nodes and relationships these rows write at most (File, Statement + CONTAINS,
+        READS/WRITES, Column + HAS_COLUMN, WRITTEN_BY, DERIVES_FROM, INFLUENCED_BY):
+        the graph-size measure next to `row_count`."""
+        return (
+            len(self.files)
+            + 2 * len(self.statements)
+            + len(self.table_edges)
+            + 2 * len(self.columns)
+            + sum(len(c["written_by"]) for c in self.columns)
+            + len(self.column_edges)
+            + len(self.influences)
         )
 
 
@@ -45,17 +76,18 @@ def update_rows(update: FileUpdate) -> int:
         return 1
     n = 2
     for st in update.lineage.statements:
-        n += 1 + len(st.targets) + len(st.sources)
+        n += 1 + len(st.targets) + len(st.sources) + len(st.target_columns)
         n += sum(len(c.sources) for c in st.columns)
+        n += sum(len(i.sources) for i in st.indirect)
     return n
 
 
 def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = None) -> WriteRows:
     """`failures` maps file id → error for files recorded as failed (no lineage)."""
     rows = WriteRows()
-    # A column typically appears in many edges (every INDIRECT edge repeats the filter
-    # and join columns): MERGE each once, then edges only MATCH both ends by id.
-    column_ids: set[str] = set()
+    # A column typically appears in many edges: MERGE each once (with the statements
+    # that write it), then edges only MATCH both ends by id.
+    written_by: dict[str, list[str]] = {}
     for u in updates:
         fid = u.ref.id
         rows.delete_ids.append(fid)
@@ -73,6 +105,7 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
                 "failed_sha256": u.sha256 if failed else None,
                 "dialect": u.dialect,
                 "extractor_version": lineage.extractor_version,
+                "graph_model": GRAPH_MODEL,
                 "error": failed or lineage.error,
             }
         )
@@ -90,27 +123,41 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
                     "error": st.error,
                 }
             )
-            rows.reads.extend({"statement": sid, "table": t} for t in st.sources)
-            rows.writes.extend({"statement": sid, "table": t} for t in st.targets)
+            rows.table_edges.extend(
+                {"statement": sid, "table": t, "rel": "READS"} for t in st.sources
+            )
+            rows.table_edges.extend(
+                {"statement": sid, "table": t, "rel": "WRITES"} for t in st.targets
+            )
+            for column in st.target_columns:
+                written_by.setdefault(column, []).append(sid)
             for edge in st.columns:
-                column_ids.add(edge.target)
-                column_ids.update(edge.sources)
-                rows.column_edges.extend(
-                    {
-                        "file": fid,
-                        "statement": sid,
-                        "transform": edge.transform,
-                        "target": edge.target,
-                        "source": source,
-                    }
-                    for source in edge.sources
-                )
+                written_by.setdefault(edge.target, [])
+                for source in edge.sources:
+                    written_by.setdefault(source, [])
+                    rows.column_edges.append(
+                        {
+                            "file": fid,
+                            "statement": sid,
+                            "transform": edge.transform,
+                            "target": edge.target,
+                            "source": source,
+                        }
+                    )
+            for ind in st.indirect:
+                for source in ind.sources:
+                    written_by.setdefault(source, [])
+                    rows.influences.append(
+                        {"statement": sid, "source": source, "transform": ind.transform}
+                    )
     # Taking locks on shared Table/Column nodes in one global order keeps concurrent
     # transactions from deadlocking each other on them.
-    rows.reads.sort(key=lambda r: r["table"])
-    rows.writes.sort(key=lambda r: r["table"])
-    for column_id in sorted(column_ids):
+    rows.table_edges.sort(key=lambda r: (r["table"], r["rel"], r["statement"]))
+    for column_id in sorted(written_by):
         table, name = split_column_id(column_id)
-        rows.columns.append({"id": column_id, "table": table, "name": name})
+        rows.columns.append(
+            {"id": column_id, "table": table, "name": name, "written_by": written_by[column_id]}
+        )
     rows.column_edges.sort(key=lambda r: (r["target"], r["source"]))
+    rows.influences.sort(key=lambda r: (r["source"], r["statement"], r["transform"]))
     return rows

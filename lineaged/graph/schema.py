@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from neo4j import AsyncDriver
 
+# The shape of what the writer stores, on every File node as `graph_model`. A File
+# written under another model reads back with no extractor version, so start-up
+# reconcile re-extracts and rewrites it: an old graph is migrated on first start.
+#   1 (no property): statement-wide JOIN/FILTER/... copied onto every target column
+#   2: statement-wide influence once per statement (INFLUENCED_BY + WRITTEN_BY)
+GRAPH_MODEL = 2
+
 SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT file_id IF NOT EXISTS FOR (n:File) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT statement_id IF NOT EXISTS FOR (n:Statement) REQUIRE n.id IS UNIQUE",

@@ -33,6 +33,7 @@ from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.errors import ErrorKind, classify, describe, is_unreachable
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
+from lineaged.graph.schema import GRAPH_MODEL
 from lineaged.graph.stats import WriterStats, driver_pool_stats
 from lineaged.model import (
     ColumnEdge,
@@ -40,6 +41,7 @@ from lineaged.model import (
     FileRef,
     FileState,
     FileUpdate,
+    IndirectEdge,
     StatementLineage,
 )
 
@@ -124,14 +126,14 @@ class GraphWriter:
         await self.file_states([_WARM_UP_UPDATE.ref.id])
 
     async def file_states(self, ids: Sequence[str]) -> dict[str, FileState]:
-        records = await self._read(q.FILE_STATES, ids=list(ids))
+        records = await self._read(q.FILE_STATES, ids=list(ids), graph_model=GRAPH_MODEL)
         return {
             r["id"]: FileState(r["sha256"], r["extractor_version"], r["failed_sha256"])
             for r in records
         }
 
     async def root_files(self, root: str) -> dict[str, FileState]:
-        records = await self._read(q.ROOT_FILES, root=root)
+        records = await self._read(q.ROOT_FILES, root=root, graph_model=GRAPH_MODEL)
         return {
             r["path"]: FileState(r["sha256"], r["extractor_version"], r["failed_sha256"])
             for r in records
@@ -323,16 +325,7 @@ async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[st
         )
         columns, tables = sorted(record["columns"]), sorted(record["tables"])
     if rows.files:
-        await run(
-            "write_new",
-            q.WRITE_NEW,
-            files=rows.files,
-            statements=rows.statements,
-            reads=rows.reads,
-            writes=rows.writes,
-            columns=rows.columns,
-            column_edges=rows.column_edges,
-        )
+        await run("write_new", q.WRITE_NEW, **rows.write_new_params())
     if columns or tables:
         await run("delete_orphans", q.DELETE_ORPHANS, orphan_columns=columns, orphan_tables=tables)
 
@@ -352,6 +345,8 @@ _WARM_UP_UPDATE = FileUpdate(
                 ("lineaged_warm_up.t",),
                 ("lineaged_warm_up.s",),
                 (ColumnEdge("lineaged_warm_up.t.c", ("lineaged_warm_up.s.c",), "DIRECT/IDENTITY"),),
+                target_columns=("lineaged_warm_up.t.c",),
+                indirect=(IndirectEdge(("lineaged_warm_up.s.k",), "INDIRECT/FILTER"),),
             ),
         ),
     ),

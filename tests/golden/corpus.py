@@ -138,7 +138,7 @@ def expected_edges(stmt: dict) -> set[tuple[str, str, str]]:
 
 
 def actual_edges(stmt) -> set[tuple[str, str, str]]:
-    return {(e.target, s, e.transform) for e in stmt.columns for s in e.sources}
+    return {(e.target, s, e.transform) for e in stmt.expanded_columns() for s in e.sources}
 
 
 def compact(result: FileLineage) -> list[dict]:
@@ -146,7 +146,7 @@ def compact(result: FileLineage) -> list[dict]:
     out = []
     for s in result.statements:
         per_target: dict[str, dict[str, set[str]]] = {}
-        for e in s.columns:
+        for e in s.expanded_columns():
             short = e.transform.split("/", 1)[1]
             per_target.setdefault(e.target, {}).setdefault(short, set()).update(e.sources)
         shared = _shared_indirect(per_target)

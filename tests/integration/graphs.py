@@ -51,7 +51,18 @@ async def dump(driver: AsyncDriver) -> dict[str, Any]:
         "MATCH (a:Column)-[r:DERIVES_FROM]->(b:Column) "
         "RETURN a.id AS a, b.id AS b, r.statement AS s, r.transform AS x ORDER BY a, b, s, x",
     )
+    influences = await query(
+        driver,
+        "MATCH (s:Statement)-[r:INFLUENCED_BY]->(c:Column) "
+        "RETURN s.id AS s, c.id AS c, r.transform AS x ORDER BY s, c, x",
+    )
+    written_by = await query(
+        driver,
+        "MATCH (c:Column)-[:WRITTEN_BY]->(s:Statement) RETURN c.id AS c, s.id AS s ORDER BY c, s",
+    )
     return {
+        "influences": influences,
+        "written_by": written_by,
         "files": files,
         "statements": stmts,
         "tables": tables,

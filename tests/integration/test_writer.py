@@ -194,17 +194,10 @@ def _explain_params() -> dict[str, dict[str, Any]]:
     )
     return {
         "delete_old": {"delete_ids": rows.delete_ids, "removed_ids": rows.delete_ids},
-        "write_new": {
-            "files": rows.files,
-            "statements": rows.statements,
-            "reads": rows.reads,
-            "writes": rows.writes,
-            "columns": rows.columns,
-            "column_edges": rows.column_edges,
-        },
+        "write_new": rows.write_new_params(),
         "delete_orphans": {"orphan_columns": ["mart.t.x"], "orphan_tables": ["raw.s"]},
-        "file_states": {"ids": rows.delete_ids},
-        "root_files": {"root": "r"},
+        "file_states": {"ids": rows.delete_ids, "graph_model": 2},
+        "root_files": {"root": "r", "graph_model": 2},
     }
 
 

@@ -1,0 +1,70 @@
+"""Writer rows for graph model 2: statement-wide influence once per statement."""
+
+from __future__ import annotations
+
+from lineaged.graph.rows import build_rows
+from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, IndirectEdge
+from lineaged.model import StatementLineage as Stmt
+
+
+def _update(*statements: Stmt) -> FileUpdate:
+    return FileUpdate(
+        FileRef("r", "a.sql"), "s", "postgres", FileLineage("postgres", "v", statements)
+    )
+
+
+FILTERED = Stmt(
+    0,
+    1,
+    "insert",
+    ("dw.t",),
+    ("raw.s",),
+    (ColumnEdge("dw.t.a", ("raw.s.a",), "DIRECT/IDENTITY"),),
+    target_columns=("dw.t.a", "dw.t.flag"),
+    indirect=(
+        IndirectEdge(("raw.s.k", "raw.s.z"), "INDIRECT/FILTER"),
+        IndirectEdge(("raw.s.a",), "INDIRECT/SORT"),
+    ),
+)
+
+
+def test_statement_wide_edges_are_written_once_not_per_column() -> None:
+    rows = build_rows([_update(FILTERED)])
+    assert [(e["target"], e["source"]) for e in rows.column_edges] == [("dw.t.a", "raw.s.a")]
+    assert [(e["source"], e["transform"]) for e in rows.influences] == [
+        ("raw.s.a", "INDIRECT/SORT"),
+        ("raw.s.k", "INDIRECT/FILTER"),
+        ("raw.s.z", "INDIRECT/FILTER"),
+    ]
+    written = {c["id"]: c["written_by"] for c in rows.columns}
+    assert written == {
+        "dw.t.a": ["r:a.sql#0"],
+        "dw.t.flag": ["r:a.sql#0"],  # a literal column: no own edge, still influenced
+        "raw.s.a": [],
+        "raw.s.k": [],
+        "raw.s.z": [],
+    }
+    assert [c["id"] for c in rows.columns] == sorted(written)  # one lock order
+    assert [e["rel"] for e in rows.table_edges] == ["WRITES", "READS"]  # by table name
+
+
+def test_expanded_columns_is_the_per_column_view() -> None:
+    expanded = {(e.target, e.transform): e.sources for e in FILTERED.expanded_columns()}
+    assert expanded == {
+        ("dw.t.a", "DIRECT/IDENTITY"): ("raw.s.a",),
+        ("dw.t.a", "INDIRECT/FILTER"): ("raw.s.k", "raw.s.z"),
+        ("dw.t.a", "INDIRECT/SORT"): ("raw.s.a",),
+        ("dw.t.flag", "INDIRECT/FILTER"): ("raw.s.k", "raw.s.z"),
+        ("dw.t.flag", "INDIRECT/SORT"): ("raw.s.a",),
+    }
+
+
+def test_json_round_trip_keeps_the_statement_list() -> None:
+    lineage = _update(FILTERED).lineage
+    assert lineage is not None
+    data = lineage.to_dict()
+    assert data["statements"][0]["indirect"][0] == {
+        "sources": ["raw.s.k", "raw.s.z"],
+        "transform": "INDIRECT/FILTER",
+    }
+    assert FileLineage.from_dict(data) == lineage
