@@ -32,7 +32,7 @@ __all__ = [
     "schema_layer",
 ]
 
-EXTRACTOR_VERSION = "1.6.0+sqlglot30.30.0"
+EXTRACTOR_VERSION = "1.6.1+sqlglot30.30.0"
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command;
 # over a warehouse of procedures that is noise in the daemon's log, not information.

@@ -24,6 +24,7 @@ from lineaged.extract.resolve import attribute_unqualified
 from lineaged.extract.schema import UNKNOWN_TYPE
 from lineaged.extract.tables import source_tables
 from lineaged.model import ColumnEdge, IndirectEdge, StatementLineage
+from lineaged.qualified import column_id
 
 
 def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLineage:
@@ -151,13 +152,11 @@ def _with_columns(
         tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
 
         def spelled(bases: set[Base]) -> tuple[str, ...]:
-            srcs = tuple(
-                sorted(names.get(b) or names.setdefault(b, f"{b[0]}.{b[1]}") for b in bases)
-            )
+            srcs = tuple(sorted(names.get(b) or names.setdefault(b, column_id(*b)) for b in bases))
             return tuples.setdefault(srcs, srcs)
 
         for column, lin in edges.items():
-            target_column = f"{target}.{column}"
+            target_column = column_id(target, column)
             target_columns.append(target_column)
             for transform, bases in lin.items():
                 if bases:

@@ -17,6 +17,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from lineaged.extract.datasets import is_path_name
+from lineaged.qualified import quote_part
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,11 @@ def table_name(table: exp.Table, naming: Naming, *, normalized: bool = True) -> 
         return name
     db = table.text("db") or naming.db
     catalog = table.text("catalog") or (naming.catalog if db else None)
-    return ".".join(p for p in (catalog, db, name) if p)
+    # A schema or table part holding a dot is quoted, so `"a.b"` and `a.b` stay two
+    # names. The catalog is not: flatten_long_names folds `server.db` into it on
+    # purpose (four-part names keep all four parts).
+    parts = [quote_part(p) for p in (db, name) if p]
+    return ".".join([catalog, *parts] if catalog else parts)
 
 
 def _ident_name(node: exp.Expr | None) -> str:

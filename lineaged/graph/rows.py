@@ -8,12 +8,7 @@ from typing import Any
 
 from lineaged.graph.schema import GRAPH_MODEL
 from lineaged.model import FileUpdate
-
-
-def split_column_id(column_id: str) -> tuple[str, str]:
-    """`db.sch.tbl.col` → (`db.sch.tbl`, `col`)."""
-    table, _, name = column_id.rpartition(".")
-    return table, name
+from lineaged.qualified import split_column_id
 
 
 @dataclass

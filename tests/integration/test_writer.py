@@ -149,6 +149,46 @@ async def test_hostile_names_round_trip(graph: Any, writer: GraphWriter) -> None
     assert files == [{"p": "weird ' \" `.sql"}]
 
 
+async def test_quoted_dots_make_different_nodes(graph: Any, writer: GraphWriter) -> None:
+    """`"a.b"` is not `a.b`, and `x."b.c"` is not `x.b.c` (names keep their parts)."""
+    from lineaged.extract import extract
+
+    sql = {
+        "q1.sql": 'INSERT INTO out1 SELECT t.x FROM "a.b" t',
+        "q2.sql": "INSERT INTO out2 SELECT t.x FROM a.b t",
+        "q3.sql": 'INSERT INTO out3 SELECT q."b.c" AS v FROM x q',
+        "q4.sql": "INSERT INTO out4 SELECT q.c AS v FROM x.b q",
+    }
+    await writer.write(
+        [
+            FileUpdate(FileRef("r", p), "s", "postgres", extract(text, "postgres"))
+            for p, text in sql.items()
+        ]
+    )
+    rows = await query(
+        graph,
+        "MATCH (t:Table)-[:HAS_COLUMN]->(c:Column) WHERE NOT t.name STARTS WITH 'out' "
+        "RETURN t.name AS t, c.name AS name, c.id AS id, c.table AS table ORDER BY id",
+    )
+    assert [(r["t"], r["name"], r["id"]) for r in rows] == [
+        ('"a.b"', "x", '"a.b".x'),
+        ("a.b", "x", "a.b.x"),
+        ("x", "b.c", 'x."b.c"'),
+        ("x.b", "c", "x.b.c"),
+    ]
+    assert all(r["table"] == r["t"] for r in rows)
+    feeds = await query(
+        graph,
+        "MATCH (a:Column)-[:DERIVES_FROM]->(b:Column) RETURN a.id AS a, b.id AS b ORDER BY a",
+    )
+    assert [(r["a"], r["b"]) for r in feeds] == [
+        ("out1.x", '"a.b".x'),
+        ("out2.x", "a.b.x"),
+        ("out3.v", 'x."b.c"'),
+        ("out4.v", "x.b.c"),
+    ]
+
+
 async def test_poison_file_is_dead_lettered_and_the_rest_written(
     graph: Any, writer: GraphWriter
 ) -> None:
