@@ -120,6 +120,7 @@ class Daemon:
             backoff_max_s=self.settings.writer.backoff_max_s,
         )
         await self._step("warm_up_queries", self.writer.warm_up())
+        await self._step("sweep_orphans", self.writer.sweep_orphans())
         await self._step("open_cache", self._open_cache())
         await self._step("load_schema_catalog", self._open_schema())
         await self._step("start_workers", self._start_pool())

@@ -95,11 +95,20 @@ CALL () {
 }
 """
 
-# Phase 3: drop Column, then Table nodes that nothing refers to any more.
+# Phase 3: drop Column, then Table nodes that nothing refers to any more. Each
+# candidate is locked (a property write takes the node's exclusive lock, held to
+# commit) BEFORE its check: two transactions removing the last two references to one
+# shared node then check one after the other, and the second sees the first's
+# deletion committed. Without the lock each saw the other's reference still there and
+# neither deleted the node (write skew; issue 13's orphaned `dim` tables). Candidates
+# come sorted, so the locks are taken in one global order.
 DELETE_ORPHANS: Final = """
 CALL () {
   UNWIND $orphan_columns AS id
   MATCH (c:Column {id: id})
+  SET c._lock = true
+  REMOVE c._lock
+  WITH c
   WHERE NOT EXISTS { (c)-[:DERIVES_FROM|INFLUENCED_BY|WRITTEN_BY]-() }
   WITH c, c.table AS table
   DETACH DELETE c
@@ -107,8 +116,11 @@ CALL () {
 }
 CALL (column_tables) {
   UNWIND $orphan_tables + column_tables AS name
-  WITH DISTINCT name
+  WITH DISTINCT name ORDER BY name
   MATCH (t:Table {name: name})
+  SET t._lock = true
+  REMOVE t._lock
+  WITH t
   WHERE NOT EXISTS { (t)<-[:READS|WRITES]-() } AND NOT EXISTS { (t)-[:HAS_COLUMN]->() }
   DELETE t
 }
@@ -130,6 +142,24 @@ WHERE f.root = $root
 RETURN f.path AS path, f.sha256 AS sha256, f.failed_sha256 AS failed_sha256,
        CASE WHEN f.graph_model = $graph_model THEN f.extractor_version END
          AS extractor_version
+"""
+
+# Start-up sweep (reconcile): every Table/Column nothing refers to, whatever left it
+# (a crash between versions that had no lock, a bug, a hand edit). A label scan by
+# nature, run once per start and never on the write path; the candidates then go
+# through DELETE_ORPHANS, which locks and re-checks each one.
+ORPHAN_CANDIDATES: Final = """
+CALL () {
+  MATCH (c:Column)
+  WHERE NOT EXISTS { (c)-[:DERIVES_FROM|INFLUENCED_BY|WRITTEN_BY]-() }
+  RETURN collect(c.id) AS columns
+}
+CALL () {
+  MATCH (t:Table)
+  WHERE NOT EXISTS { (t)<-[:READS|WRITES]-() } AND NOT EXISTS { (t)-[:HAS_COLUMN]->() }
+  RETURN collect(t.name) AS tables
+}
+RETURN columns, tables
 """
 
 # name -> query, for EXPLAIN tests and slow-transaction warnings.

@@ -24,6 +24,10 @@ class WriteRows:
     column_edges: list[dict[str, Any]] = field(default_factory=list)
     # Statement-wide influence: (statement, source column, transform).
     influences: list[dict[str, Any]] = field(default_factory=list)
+    # Orphan candidates known up front (the start-up sweep), besides those the
+    # deletion of old lineage reports.
+    orphan_columns: list[str] = field(default_factory=list)
+    orphan_tables: list[str] = field(default_factory=list)
 
     def write_new_params(self) -> dict[str, Any]:
         """Parameters of queries.WRITE_NEW."""

@@ -139,6 +139,24 @@ class GraphWriter:
             for r in records
         }
 
+    async def sweep_orphans(self, chunk: int = 5_000) -> int:
+        """Remove every Table/Column nothing refers to (start-up reconcile looks at File
+        nodes only; this covers what they do not). Safe next to other writers: each
+        candidate is locked and re-checked. Returns how many candidates were checked."""
+        records = await self._read(q.ORPHAN_CANDIDATES)
+        columns, tables = sorted(records[0]["columns"]), sorted(records[0]["tables"])
+        for lo in range(0, max(len(columns), len(tables)), chunk):
+            rows = WriteRows(
+                orphan_columns=columns[lo : lo + chunk], orphan_tables=tables[lo : lo + chunk]
+            )
+            error = await self._write_with_retry(rows)
+            if error is not None:
+                log.error("orphan_sweep_failed", error=describe(error))
+                break
+        if columns or tables:
+            log.info("orphans_swept", columns=len(columns), tables=len(tables))
+        return len(columns) + len(tables)
+
     def snapshot(self) -> dict[str, Any]:
         """Counters and gauges for /metrics and status (see WriterStats.snapshot)."""
         snap = self.stats.snapshot(driver_pool_stats(self._driver))
@@ -314,8 +332,8 @@ async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[st
         timings[name] = timings.get(name, 0.0) + time.monotonic() - started
         return record
 
-    columns: list[str] = []
-    tables: list[str] = []
+    columns = set(rows.orphan_columns)
+    tables = set(rows.orphan_tables)
     if rows.delete_ids:
         record = await run(
             "delete_old",
@@ -323,11 +341,18 @@ async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[st
             delete_ids=rows.delete_ids,
             removed_ids=rows.removed_ids,
         )
-        columns, tables = sorted(record["columns"]), sorted(record["tables"])
+        columns.update(record["columns"])
+        tables.update(record["tables"])
     if rows.files:
         await run("write_new", q.WRITE_NEW, **rows.write_new_params())
     if columns or tables:
-        await run("delete_orphans", q.DELETE_ORPHANS, orphan_columns=columns, orphan_tables=tables)
+        # Sorted: the orphan check locks each candidate, in one global order.
+        await run(
+            "delete_orphans",
+            q.DELETE_ORPHANS,
+            orphan_columns=sorted(columns),
+            orphan_tables=sorted(tables),
+        )
 
 
 _WARM_UP_UPDATE = FileUpdate(

@@ -76,3 +76,30 @@ async def test_graph_rebuilt_from_parse_cache_and_cache_loss_is_harmless(
     no_cache = await scan(settings)
     assert no_cache.pipeline is not None and no_cache.pipeline.stats.parsed == 40
     assert await dump(graph) == reference
+
+
+async def test_start_up_sweeps_orphan_tables_and_columns(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    """Reconcile compares File nodes with the disk; Table/Column nodes nothing refers
+    to (left by a crash of an older version, a bug, a hand edit) are swept at start."""
+    from lineaged.graph.dump import integrity_problems
+
+    root = tmp_path / "sql"
+    make_tree(root, 5)
+    settings = settings_for(root, neo4j_server, tmp_path)
+    await scan(settings)
+    reference = await dump(graph)
+    await graph.execute_query(
+        "CREATE (:Table {name: 'b.dim0'})-[:HAS_COLUMN]->(:Column {id: 'b.dim0.k', "
+        "name: 'k', table: 'b.dim0'}), (:Table {name: 'b.lonely'}) "
+        "WITH 1 AS one MATCH (t:Table {name: 'raw.k'}) "
+        "CREATE (t)-[:HAS_COLUMN]->(:Column {id: 'raw.k.orphan', name: 'orphan', table: 'raw.k'})",
+        database_="neo4j",
+    )
+    assert set(await integrity_problems(graph)) == {"orphan_tables", "orphan_columns"}
+
+    warm = await scan(settings)
+    assert warm.pipeline is not None and warm.pipeline.stats.parsed == 0
+    assert await integrity_problems(graph) == {}
+    assert await dump(graph) == reference
