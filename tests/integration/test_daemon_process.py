@@ -94,7 +94,15 @@ class Notifications:
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, server: Any, notify: Notifications | None, log: Path):
+    def __init__(
+        self,
+        config: Path,
+        server: Any,
+        notify: Notifications | None,
+        log: Path,
+        *,
+        own_group: bool = False,
+    ) -> None:
         env = {
             **os.environ,
             "NEO4J_URI": server.uri,
@@ -112,6 +120,9 @@ class DaemonProcess:
             env=env,
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
+            # Its own process group: a test that SIGKILLs the daemon can then reap the
+            # workers a killed parent leaves behind.
+            start_new_session=own_group,
         )
 
     def signal(self, sig: int) -> None:
