@@ -9,14 +9,19 @@ worker processes, measured in one run:
   pipeline  the daemon's Pipeline + PriorityPool (read, hash, graph-state check,
             priority queue, dispatch) with the parse cache off and a writer that only
             counts, i.e. everything but Neo4j;
+  writes    the bare results written by GraphWriter alone into an empty graph;
   daemon    `lineaged scan` in-process against a throw-away Neo4j on the same machine
-            (the cores are shared with the database).
+            (the cores are shared with the database), empty graph, no cache.
+The floor is bare + writes run one after the other (issue 14 target 1: the scan,
+which overlaps them, must take <= 1.0x the floor). Rows per file are printed for
+graph model 1 (statement-wide edges on every column) and model 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -28,25 +33,33 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench_extract import corpus
 from bench_warm_restart import neo4j_local
+from neo4j import AsyncGraphDatabase
 
 from lineaged.batcher import Batcher
 from lineaged.config import RootSettings, load_settings
 from lineaged.daemon import Daemon
+from lineaged.deadletters import DeadLetters
 from lineaged.extract import EXTRACTOR_VERSION
+from lineaged.graph.rows import build_rows
+from lineaged.graph.schema import ensure_schema
+from lineaged.graph.writer import GraphWriter
 from lineaged.logging import configure_logging
-from lineaged.model import FileUpdate
+from lineaged.model import FileRef, FileUpdate
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PriorityPool
 from lineaged.reconcile import plan_root
 from lineaged.worker import extract_task, init_worker
+from tests.integration.crash import clear
+from tests.integration.graphs import as_model_1
 
 WORKERS = len(os.sched_getaffinity(0))
 
 
-def bare(paths: list[Path]) -> float:
+def bare(paths: list[Path]) -> tuple[float, list[Any]]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["lineaged.worker"])
     with ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=init_worker) as ex:
@@ -54,7 +67,7 @@ def bare(paths: list[Path]) -> float:
         started = time.perf_counter()
         data = [p.read_bytes() for p in paths]
         n = len(data)
-        list(
+        results = list(
             ex.map(
                 extract_task,
                 data,
@@ -65,7 +78,40 @@ def bare(paths: list[Path]) -> float:
                 chunksize=4,
             )
         )
-        return time.perf_counter() - started
+        return time.perf_counter() - started, results
+
+
+def updates_of(paths: list[Path], root: Path, results: list[Any]) -> list[FileUpdate]:
+    return [
+        FileUpdate(
+            FileRef("wh", p.relative_to(root).as_posix()),
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            "postgres",
+            lineage,
+        )
+        for p, lineage in zip(paths, results, strict=True)
+    ]
+
+
+async def bare_writes(updates: list[FileUpdate], inst: Any, work: Path) -> float:
+    """The same results written by the GraphWriter alone (default settings) into an
+    empty graph: the write half of the floor."""
+    driver = AsyncGraphDatabase.driver(
+        inst.uri, auth=(inst.user, inst.password), notifications_min_severity="OFF"
+    )
+    try:
+        await ensure_schema(driver, "neo4j")
+        await clear(driver)
+        writer = GraphWriter(driver, "neo4j", DeadLetters(work / "bare-dead.jsonl"))
+        await writer.warm_up()
+        started = time.perf_counter()
+        await writer.write(updates)
+        elapsed = time.perf_counter() - started
+        assert writer.stats.dead_letters == 0
+        await clear(driver)
+    finally:
+        await driver.close()
+    return elapsed
 
 
 def _noop(_: int) -> None:
@@ -151,17 +197,33 @@ async def main(n: int) -> None:
             paths.append(p)
         size = sum(p.stat().st_size for p in paths)
         print(f"{n} files, {size / 1e6:.1f} MB, {WORKERS} workers")
-        t_bare = bare(paths)
+        t_bare, results = bare(paths)
+        updates = updates_of(paths, root, results)
+        model_2 = [build_rows([u]) for u in updates]
+        model_1 = [build_rows([as_model_1(u)]) for u in updates]
+        rows_1 = sum(r.row_count for r in model_1) / n
+        rows_2 = sum(r.row_count for r in model_2) / n
+        el_1 = sum(r.element_count for r in model_1) / n
+        el_2 = sum(r.element_count for r in model_2) / n
+        t_write = await bare_writes(updates, inst, work)
         t_pipe = await pipeline(root)
         t_daemon = await daemon(root, work, inst)
+        floor = t_bare + t_write
+        print(
+            f"rows per file: model 1 {rows_1:.0f}, model 2 {rows_2:.0f} "
+            f"({rows_1 / rows_2:.2f}x fewer); nodes + relationships {el_1:.0f} vs {el_2:.0f} "
+            f"({el_1 / el_2:.2f}x fewer)"
+        )
         print(f"bare extraction loop : {t_bare:7.2f} s  {n / t_bare:6.1f} files/s")
+        print(f"bare writes (model 2): {t_write:7.2f} s  {n / t_write:6.1f} files/s")
+        print(f"floor = both in turn : {floor:7.2f} s  {n / floor:6.1f} files/s")
         print(
             f"pipeline, no Neo4j   : {t_pipe:7.2f} s  {n / t_pipe:6.1f} files/s  "
             f"{t_pipe / t_bare:.3f} x bare"
         )
         print(
             f"daemon scan + Neo4j  : {t_daemon:7.2f} s  {n / t_daemon:6.1f} files/s  "
-            f"{t_daemon / t_bare:.3f} x bare"
+            f"{t_daemon / t_bare:.3f} x bare, {t_daemon / floor:.3f} x floor"
         )
     finally:
         nl.stop("bench-overhead", root=work / "neo4j")

@@ -5,6 +5,9 @@ shapes are those the daemon writes: a few dense shared source columns with thous
 of edges, many statement-wide JOIN/FILTER columns. (The synthetic rows this bench used
 before went at 40k rows/s while a real batch went at ~1,200 rows/s under a scan.)
 
+Both graph models are measured in the same run (model 1: the statement-wide edges
+copied onto every target column, as before model 2), on the same server:
+
 1. Throughput: rows/s and files/s of a large ingest through GraphWriter with its
    default settings. File i is real result (i mod --distinct) with its target table
    renamed per file, so every file writes its own table and reads shared ones.
@@ -35,6 +38,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from neo4j import AsyncGraphDatabase
 
@@ -47,6 +51,10 @@ from lineaged.graph.rows import build_rows
 from lineaged.graph.schema import ensure_schema
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import FileLineage, FileRef, FileUpdate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.integration.crash import clear
+from tests.integration.graphs import as_model_1
 
 PROJECT = Path(__file__).resolve().parents[2]
 PROBE_FILES = 300
@@ -97,16 +105,19 @@ def renamed(lineage: FileLineage, i: int) -> FileLineage:
 
 
 class Files:
-    """FileUpdates built from real extraction results; `version` changes the hash."""
+    """FileUpdates built from real extraction results; `version` changes the hash.
+    Model 1 is graph model 1's shape (statement-wide edges on every target column)."""
 
-    def __init__(self, results: list[FileLineage]) -> None:
+    def __init__(self, results: list[FileLineage], model: int) -> None:
         self.results = results
+        self.model = model
 
     def update(self, i: int, version: int) -> FileUpdate:
         lineage = renamed(self.results[(i + version) % len(self.results)], i)
-        return FileUpdate(
+        update = FileUpdate(
             FileRef("bench", f"d{i % 100}/f{i}.sql"), f"sha{version}", "postgres", lineage
         )
+        return as_model_1(update) if self.model == 1 else update
 
 
 async def ingest(
@@ -137,46 +148,44 @@ async def probe(
     return per_file_batched, statistics.median(times) * 1000
 
 
-async def bench(
-    uri: str, auth: tuple[str, str], files: int, results: list[FileLineage], tmp: Path
-) -> None:
-    source = Files(results)
-    driver = AsyncGraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
-    try:
-        await ensure_schema(driver, "neo4j")
-        writer = GraphWriter(driver, "neo4j", DeadLetters(tmp / "dead.jsonl"))
-        small = min(PROBE_FILES + PROBE_SINGLES, files)
-        await ingest(writer, source, 0, small)
-        # The first pass warms the JVM and the query plans; only the second is reported,
-        # so the small-graph figure is not inflated by a cold start.
-        await probe(writer, source, small, 1)
-        b_small, s_small = await probe(writer, source, small, 2)
+async def bench_model(
+    driver: Any, model: int, files: int, results: list[FileLineage], tmp: Path
+) -> dict[str, float]:
+    source = Files(results, model)
+    await clear(driver)
+    writer = GraphWriter(driver, "neo4j", DeadLetters(tmp / f"dead{model}.jsonl"))
+    small = min(PROBE_FILES + PROBE_SINGLES, files)
+    await ingest(writer, source, 0, small)
+    # The first pass warms the JVM and the query plans; only the second is reported,
+    # so the small-graph figure is not inflated by a cold start.
+    await probe(writer, source, small, 1)
+    b_small, s_small = await probe(writer, source, small, 2)
 
-        rows_before, started = writer.stats.rows, time.perf_counter()
-        await ingest(writer, source, small, files)
-        elapsed = time.perf_counter() - started
-        rows = writer.stats.rows - rows_before
-        b_big, s_big = await probe(writer, source, files, 3)
-        assert writer.stats.dead_letters == 0, "benchmark data was dead-lettered"
-        counts = await driver.execute_query(
-            "MATCH (f:File) WITH count(f) AS files MATCH (n) RETURN files, count(n) AS nodes",
-            database_="neo4j",
-        )
-        c = counts.records[0]
-    finally:
-        await driver.close()
-
+    rows_before, retries_before = writer.stats.rows, writer.stats.retries
+    started = time.perf_counter()
+    await ingest(writer, source, small, files)
+    elapsed = time.perf_counter() - started
+    rows = writer.stats.rows - rows_before
+    retries = writer.stats.retries - retries_before
+    b_big, s_big = await probe(writer, source, files, 3)
+    assert writer.stats.dead_letters == 0, "benchmark data was dead-lettered"
+    counts = await driver.execute_query(
+        "MATCH (f:File) WITH count(f) AS files MATCH (n) RETURN files, count(n) AS nodes",
+        database_="neo4j",
+    )
+    c = counts.records[0]
     sample = [build_rows([source.update(i, 1)]) for i in range(100)]
     avg_rows = sum(r.row_count for r in sample) / len(sample)
     avg_elements = sum(r.element_count for r in sample) / len(sample)
+    n = files - small
+    print(f"-- graph model {model}")
     print(
         f"graph after ingest: {c['files']} files, {c['nodes']} nodes; per file "
         f"~{avg_rows:.0f} UNWIND rows, ~{avg_elements:.0f} nodes + relationships"
     )
     print(
-        f"ingest of {files - small} files: {rows} rows in {elapsed:.1f} s = "
-        f"{rows / elapsed:,.0f} rows/s ({(files - small) / elapsed:,.0f} files/s), "
-        f"{writer.stats.retries} retries (deadlocks)"
+        f"ingest of {n} files: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
+        f"({n / elapsed:,.1f} files/s), {retries} transient (deadlock) retries"
     )
     print(
         f"per file, batches of {PROBE_BATCH}: {b_small:.2f} ms at {small} files, "
@@ -185,6 +194,25 @@ async def bench(
     print(
         f"per file, alone (median of {PROBE_SINGLES}): {s_small:.2f} ms at {small} files, "
         f"{s_big:.2f} ms at {files} files, ratio {s_big / s_small:.2f}"
+    )
+    return {"files_s": n / elapsed, "rows": avg_rows, "elements": avg_elements, "alone": s_big}
+
+
+async def bench(
+    uri: str, auth: tuple[str, str], files: int, results: list[FileLineage], tmp: Path
+) -> None:
+    driver = AsyncGraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+    try:
+        await ensure_schema(driver, "neo4j")
+        one = await bench_model(driver, 1, files, results, tmp)
+        two = await bench_model(driver, 2, files, results, tmp)
+    finally:
+        await driver.close()
+    print(
+        f"model 2 vs model 1: {two['files_s'] / one['files_s']:.2f}x files/s, "
+        f"{one['rows'] / two['rows']:.2f}x fewer rows, "
+        f"{one['elements'] / two['elements']:.2f}x fewer nodes + relationships per file, "
+        f"single-file write {one['alone'] / two['alone']:.2f}x faster"
     )
 
 

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from neo4j import AsyncDriver
+
+from lineaged.model import FileUpdate
+
+
+def as_model_1(update: FileUpdate) -> FileUpdate:
+    """What graph model 1's writer was given for `update`: the statement-wide edges
+    copied onto every target column, no statement-level list. Written by today's
+    writer this is model 1's graph (for comparisons and benchmarks)."""
+    if update.lineage is None:
+        return update
+    statements = tuple(
+        dataclasses.replace(st, columns=st.expanded_columns(), target_columns=(), indirect=())
+        for st in update.lineage.statements
+    )
+    lineage = dataclasses.replace(update.lineage, statements=statements)
+    return dataclasses.replace(update, lineage=lineage)
 
 
 async def query(driver: AsyncDriver, cypher: str, **params: Any) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ as DERIVES_FROM edges, no INFLUENCED_BY/WRITTEN_BY, no `graph_model` on the File
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from lineaged.graph.writer import GraphWriter
 from lineaged.model import FileRef, FileUpdate
 
 from .configs import config_text, neo4j_env
-from .graphs import query
+from .graphs import as_model_1, query
 
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT / "tests" / "bench"))
@@ -71,17 +70,6 @@ def fixture_updates() -> list[FileUpdate]:
         lineage = extract(text, "postgres")
         updates.append(FileUpdate(FileRef("wh", rel), "b" * 64, "postgres", lineage))
     return updates
-
-
-def as_model_1(update: FileUpdate) -> FileUpdate:
-    """What the model-1 writer was given: statement-wide edges on every column."""
-    assert update.lineage is not None
-    statements = tuple(
-        dataclasses.replace(st, columns=st.expanded_columns(), target_columns=(), indirect=())
-        for st in update.lineage.statements
-    )
-    lineage = dataclasses.replace(update.lineage, statements=statements, extractor_version="old")
-    return dataclasses.replace(update, lineage=lineage)
 
 
 # Model 1's column query (lineaged/graph/lineage.py before model 2), verbatim.
@@ -192,8 +180,10 @@ async def test_a_model_1_graph_is_rewritten_on_first_start(
     assert await asyncio.wait_for(daemon("clean").run(), 120) == 0
     clean = await dump_lines(graph)
 
-    # The same tree as the model-1 writer left it, with the same content hashes.
+    # The same tree as the model-1 writer left it, with the same content hashes and
+    # even the current extractor version: only the model differs (no graph_model).
     await _write(graph, tmp_path, [as_model_1(u) for u in updates])
+    await graph.execute_query("MATCH (f:File) REMOVE f.graph_model", database_="neo4j")
     stale = await dump_lines(graph)
     assert stale != clean and not any("INFLUENCED_BY" in line for line in stale)
 
