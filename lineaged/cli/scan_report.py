@@ -1,15 +1,20 @@
-"""`lineaged scan` output: a progress bar on a TTY while the backfill runs, then one
-summary line (files, parsed, unchanged, errors, duration) on stdout."""
+"""`lineaged scan` output: a progress bar on a TTY while the backfill runs, then the
+first files that carry errors (from the graph, so a warm scan that parsed nothing still
+lists them) and one summary line (files, parsed, unchanged, errors, duration) on stdout."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from lineaged.cli.exit_codes import ExitCode
+
+# Files with errors listed after a scan; `lineaged status --errors` lists them all.
+LISTED = 10
+_FILES_IN_ROOTS = "MATCH (f:File) WHERE f.root IN $roots RETURN count(f) AS n"
 
 
 class ScanReport:
@@ -33,10 +38,47 @@ class ScanReport:
                 self._bar_out.write("\r\x1b[K")
                 self._bar_out.flush()
         summary = self.summary(time.monotonic() - started)
+        graph = await self._from_graph() if code == 0 else None
+        if graph is not None:
+            # The graph's counts: after a scan it holds exactly the roots' current files,
+            # so a warm scan that read nothing still counts them, and those with errors.
+            files, listed = graph
+            summary = replace(
+                summary,
+                files=files,
+                unchanged=max(summary.unchanged, files - summary.parsed - summary.cached),
+                errors=len(listed),
+            )
+            for e in listed[:LISTED]:
+                print(f"  {e.line()}", file=self._out)
+            if len(listed) > LISTED:
+                more = len(listed) - LISTED
+                print(f"  ... {more} more: lineaged status --errors", file=self._out)
         print(summary.line(), file=self._out)
         if code != 0:
             return code
         return ExitCode.PROBLEMS if summary.errors or summary.dead_letters else ExitCode.OK
+
+    async def _from_graph(self) -> tuple[int, list] | None:
+        """(files of this config's roots, those whose lineage carries an error), or
+        None when the graph cannot say (the summary then keeps this run's counts)."""
+        from lineaged.file_errors import files_with_errors
+        from lineaged.graph.connect import connected
+
+        settings = getattr(self._d, "settings", None)
+        if settings is None:
+            return None
+        roots = {r.name for r in settings.roots}
+        try:
+            async with connected(settings.neo4j, wait_s=0) as driver:
+                db = settings.neo4j.database
+                found = await files_with_errors(driver, db)
+                records, _, _ = await driver.execute_query(
+                    _FILES_IN_ROOTS, {"roots": sorted(roots)}, database_=db, routing_="r"
+                )
+        except Exception:  # the scan itself succeeded; a listing is not worth failing it
+            return None
+        return records[0]["n"], [e for e in found if e.file.split(":", 1)[0] in roots]
 
     def summary(self, duration_s: float) -> Summary:
         st = getattr(self._d.pipeline, "stats", None)
