@@ -38,6 +38,16 @@ class RootSettings:
     schema_file: str = ""
     critical: tuple[str, ...] = ()  # globs served before live edits (Priority.CRITICAL)
     follow_symlinks: bool = False  # follow links whose target lies outside the root
+    # Path-target rule: the table a file's final bare SELECT writes, from its path
+    # (lineaged/render/path_target.py): "{1}.{2}.{3}" over path segments, or named
+    # groups of target_pattern (a regex over the relative path).
+    target: str = ""
+    target_pattern: str = ""
+    # Templates (lineaged/render/): "" = plain SQL, or dbt when dbt_project.yml is at or
+    # above the root; "dbt"; "jinja" (generic, names from `vars`); "none" (never render).
+    template: str = ""
+    vars: dict[str, Any] = field(default_factory=dict)  # var() / Jinja names
+    dbt_target: str = "dev"  # dbt's target.name (default_catalog/default_schema: the rest)
 
 
 @dataclass(frozen=True)
@@ -289,6 +299,10 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
     if origin in (types.UnionType, typing.Union):
         typ = next(t for t in typing.get_args(typ) if t is not type(None))
         origin = typing.get_origin(typ)
+    if typ is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f'{key}: expected a table, e.g. {{ name = "value" }}')
+        return dict(value)
     if origin is tuple:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -379,6 +393,7 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{where}.schema_file: file not found: {root.schema_file}")
         if root.schema_file:
             _check_schema_file(where, root.schema_file)
+        _validate_render(root, where)
     if settings.log.level.lower() not in _LOG_LEVELS:
         raise ConfigError(f"log.level: expected one of {sorted(_LOG_LEVELS)}")
     if settings.log.format not in _LOG_FORMATS:
@@ -420,6 +435,21 @@ def _validate_upper_bounds(settings: Settings) -> None:
             high = _UPPER_BOUNDS.get(key, _MAX_SECONDS if key.endswith("_s") else None)
             if high is not None and value > high:
                 raise ConfigError(f"{key}: must be at most {high:g}, got {value:g}")
+
+
+def _validate_render(root: RootSettings, where: str) -> None:
+    from lineaged.render.path_target import PathTargetRule, TargetRuleError
+    from lineaged.render.root import TEMPLATES
+
+    if root.template not in TEMPLATES:
+        raise ConfigError(f"{where}.template: expected one of 'dbt', 'jinja', 'none', ''")
+    if root.target_pattern and not root.target:
+        raise ConfigError(f"{where}.target_pattern: needs a target template too")
+    if root.target:
+        try:
+            PathTargetRule.build(root.target, root.target_pattern)
+        except TargetRuleError as exc:
+            raise ConfigError(f"{where}.{exc}") from None
 
 
 def _validate_service(service: ServiceSettings) -> None:

@@ -465,13 +465,20 @@ class Daemon:
             if state is None or entry is None or not unchanged(entry, st):
                 return False
             file_id = f"{matcher.root.name}:{rel}"
+            # "+r<hash>" records the render context (dbt macros, YAML, ...): a file
+            # whose context changed while the daemon was down is read again.
+            version = EXTRACTOR_VERSION + self._render_suffix(matcher.root.name, rel)
             return state.is_current(
                 entry.sha256,
-                EXTRACTOR_VERSION,
+                version,
                 schema_current=lambda: self.schema.is_current(file_id, entry.sha256),
             )
 
         return is_current
+
+    def _render_suffix(self, root: str, rel: str) -> str:
+        ctx = self.pipeline.roots.get(root) if self.pipeline is not None else None
+        return ctx.render.version_suffix(rel) if ctx is not None else ""
 
     async def _consume(self, batcher: Batcher, slots: asyncio.Semaphore | None) -> None:
         async for batch in batcher.batches():

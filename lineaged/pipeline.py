@@ -9,13 +9,14 @@ read can never overwrite a newer one in the graph.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -33,6 +34,8 @@ from lineaged.model import (
 )
 from lineaged.pool import PoolClosed, WorkerCrashed
 from lineaged.reading import NotRegularFile, read_file
+from lineaged.render.propagate import refresh_render_contexts
+from lineaged.render.root import RootRender
 
 if TYPE_CHECKING:
     from lineaged.catalog.stage import SchemaStage
@@ -82,6 +85,10 @@ class RootContext:
     settings: RootSettings
     schema: dict[str, dict[str, str]] | None = None
     schema_fingerprint: str = ""
+    render: RootRender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.render = RootRender.build(self.settings)
 
 
 @dataclass
@@ -158,6 +165,9 @@ class Pipeline:
             return
         started = time.monotonic()
         try:
+            # A changed macro/YAML re-reads the render set-up before this batch renders
+            # anything; the files it affects outside the batch are queued after it.
+            dependants = await refresh_render_contexts(self.roots, events)
             updates = await self._updates_for(events)
             if updates:
                 # A batch holding a live edit (or a CRITICAL file) skips the backfill's
@@ -167,6 +177,10 @@ class Pipeline:
             self._account(events, updates, started)
         finally:
             self._release(events)
+        batch_refs = {e.ref for e in events}
+        for ev in dependants:
+            if ev.ref not in batch_refs and self._requeue is not None:
+                self._requeue(ev)
 
     # -- per-file exclusivity ------------------------------------------------------------
 
@@ -320,7 +334,7 @@ class Pipeline:
                     if self._schema is None
                     else functools.partial(self._schema.is_current, r.event.ref.id, r.sha256)
                 )
-                if state.is_current(r.sha256, self._version, schema_current=schema_current):
+                if state.is_current(r.sha256, self._version_for(r), schema_current=schema_current):
                     self.stats.unchanged += 1
                     continue
             keep.append(r)
@@ -371,7 +385,13 @@ class Pipeline:
                 else self._schema.expected_fingerprint(r.event.ref.id)
             )
             schema = f"{schema}/{used}"
+        schema += ctx.render.cache_key_part(r.event.ref.path)
         return self._cache_key(r.sha256, ctx.settings.dialect, schema, self._version)
+
+    def _version_for(self, r: ReadResult) -> str:
+        """The extractor version plus the file's render context (see RootRender)."""
+        render = self.roots[r.event.ref.root].render
+        return self._version + render.version_suffix(r.event.ref.path)
 
     def _dialect(self, r: ReadResult) -> str:
         return self.roots[r.event.ref.root].settings.dialect
@@ -400,6 +420,7 @@ class Pipeline:
                 root.settings.default_catalog or None,
                 root.settings.default_schema or None,
                 corpus or None,
+                root.render.job_for(r.event.ref.path),
             )
         except PoolClosed:
             raise
@@ -416,6 +437,9 @@ class Pipeline:
                 dialect, self._version, (), f"extraction failed: {type(exc).__name__}: {exc}"
             )
         self.stats.parsed += 1
+        version = self._version_for(r)
+        if lineage.extractor_version != version:
+            lineage = dataclasses.replace(lineage, extractor_version=version)
         return lineage, False
 
     def _account(self, events: list[FileEvent], updates: list[FileUpdate], started: float) -> None:

@@ -7,6 +7,7 @@ import gc
 from collections.abc import Mapping
 
 from lineaged.model import FileLineage
+from lineaged.render.job import RenderJob
 
 
 def init_worker() -> None:
@@ -25,14 +26,10 @@ def extract_task(
     default_catalog: str | None,
     default_schema: str | None,
     catalog: Mapping[str, Mapping[str, str]] | None = None,
+    render: RenderJob | None = None,
 ) -> FileLineage:
-    from lineaged.extract import extract
+    from lineaged.render.job import extract_file
 
-    return extract(
-        data,
-        dialect,
-        schema,
-        default_catalog=default_catalog,
-        default_schema=default_schema,
-        catalog=catalog,
+    return extract_file(
+        data, dialect, schema, default_catalog, default_schema, render, catalog=catalog
     )

@@ -29,7 +29,7 @@ dialect = "snowflake"
 
 def test_bundled_config_loads_with_documented_defaults() -> None:
     s = load_settings(REPO / "config.toml", env={})
-    assert [r.name for r in s.roots] == ["shop", "finance", "events"]
+    assert [r.name for r in s.roots] == ["shop", "finance", "events", "etl", "dbt_shop"]
     assert all(r.path.is_dir() for r in s.roots)
     assert s.batch.debounce_ms == 200.0
     assert s.roots[0].include == ("**/*.sql",)
@@ -50,11 +50,22 @@ def test_relative_root_paths_resolve_against_the_config_file(tmp_path: Path) -> 
         ("[log]\nlevel = 'loud'\n", "log.level"),
         ("surprise = 1\n", "unknown key 'roots[0].surprise'"),
         ("[neo4j]\nuri = 'http://x'\n", "neo4j.uri"),
+        ("target = '{project}.{2}'\n", "roots[0].target: unknown placeholder {project}"),
+        ("target = '{1}'\ntarget_pattern = '('\n", "roots[0].target_pattern: invalid regex"),
+        ("target_pattern = '(?P<t>.*)'\n", "roots[0].target_pattern: needs a target"),
+        ("template = 'mako'\n", "roots[0].template: expected one of"),
+        ("vars = 'x'\n", "roots[0].vars: expected a table"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(write(tmp_path, BASE + extra), env={})
+
+
+def test_template_vars_and_dbt_target(tmp_path: Path) -> None:
+    extra = "template = 'jinja'\nvars = { env = 'prod', n = 3 }\ndbt_target = 'prod'\n"
+    root = load_settings(write(tmp_path, BASE + extra), env={}).roots[0]
+    assert (root.template, root.vars, root.dbt_target) == ("jinja", {"env": "prod", "n": 3}, "prod")
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:

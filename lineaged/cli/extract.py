@@ -9,6 +9,7 @@ error, 2 usage error (unknown dialect, unreadable path or schema file).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import sys
@@ -59,6 +60,16 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (JSON Lines if many)")
     parser.add_argument("--default-catalog", metavar="X", help="catalog for unqualified names")
     parser.add_argument("--default-schema", metavar="Y", help="schema for unqualified names")
+    parser.add_argument("--target-rule", metavar="T", help='path-target rule, e.g. "{1}.{2}.{3}"')
+    parser.add_argument("--target-pattern", metavar="RE", help="regex for --target-rule groups")
+    parser.add_argument(
+        "--template",
+        choices=("dbt", "jinja", "none"),
+        help="render as dbt / generic Jinja (a dbt_project.yml at or above PATH is found"
+        " without this)",
+    )
+    parser.add_argument("--var", action="append", metavar="K=V", help="dbt var / Jinja name")
+    parser.add_argument("--root", metavar="DIR", help="paths for --target-rule are relative to")
     parser.set_defaults(func=handle)
 
 
@@ -93,7 +104,12 @@ def handle(args: argparse.Namespace) -> int:
         print(f"lineaged extract: no such file: {', '.join(missing)}", file=sys.stderr)
         return ExitCode.USAGE
     many = len(files) > 1 or any(Path(p).is_dir() for p in args.paths)
-    results = _extract_all(files, options, schemas)
+    try:
+        renders = _renders(files, roots, args)
+    except ValueError as exc:  # a malformed rule or --var: configuration, not a file
+        print(f"lineaged extract: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    results = _extract_all(files, options, schemas, renders)
     failed = False
     out = sys.stdout.buffer
     for path, data in zip(files, results.data, strict=True):
@@ -153,29 +169,55 @@ def _schemas(options: Iterable[FileOptions]) -> dict[str, dict | None]:
     return {f: load_schema_file(f) if f else None for f in files}
 
 
+def _renders(files: list[Path], roots: list[RootMatcher], args: argparse.Namespace) -> dict:
+    """Per file: its root's render set-up and its path in that root (templates and
+    path-target rules, as the daemon applies them; a dbt project above a file outside
+    every configured root is found by itself)."""
+    from lineaged.render.for_paths import RootForPaths, implicit_settings
+
+    resolver = RootForPaths(tuple(m.root for m in roots), implicit_settings(args), args.root)
+    given = [Path(p) for p in args.paths]
+    out = {}
+    for path in files:
+        arg = next((g for g in given if path == g or path.is_relative_to(g)), path)
+        root, rel = resolver.resolve(path, arg)
+        out[str(path)] = (resolver.render(root), rel)
+    return out
+
+
 def _extract_all(
-    files: list[Path], options: dict[str, FileOptions], schemas: dict[str, dict | None]
+    files: list[Path],
+    options: dict[str, FileOptions],
+    schemas: dict[str, dict | None],
+    renders: dict,
 ) -> _Extracted:
     """The files resolve against each other's definitions (corpus catalog), exactly
     as the daemon resolves a root: the same fixpoint, so the same result. Each file
     keeps the options of its root (the root name keys the catalog's schema layer)."""
     from lineaged.catalog import Catalog
     from lineaged.catalog.fixpoint import CorpusFile, settle
-    from lineaged.extract import extract, schema_layer
+    from lineaged.extract import EXTRACTOR_VERSION, schema_layer
+    from lineaged.render.job import extract_file
 
     data = [p.read_bytes() for p in files]
     corpus = [CorpusFile(str(p), options[str(p)].root, d) for p, d in zip(files, data, strict=True)]
 
     def one(f: CorpusFile, catalog: Mapping[str, Mapping[str, str]]) -> FileLineage:
         o = options[f.id]
-        return extract(
+        render, rel = renders[f.id]
+        lineage = extract_file(
             f.data,
             o.dialect,
             schemas[o.schema_file],
-            default_catalog=o.default_catalog,
-            default_schema=o.default_schema,
+            o.default_catalog,
+            o.default_schema,
+            render.job_for(rel),
             catalog=catalog,
         )
+        suffix = render.version_suffix(rel)  # what the daemon records for the file
+        if suffix:
+            lineage = dataclasses.replace(lineage, extractor_version=EXTRACTOR_VERSION + suffix)
+        return lineage
 
     layers = {}
     for o in options.values():

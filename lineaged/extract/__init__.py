@@ -15,6 +15,7 @@ from sqlglot.dialects.dialect import Dialect
 from lineaged.extract.dialects import known_dialects, unknown_dialect_message
 from lineaged.extract.file_lineage import extract_text
 from lineaged.extract.names import Naming
+from lineaged.extract.promote import target_name
 from lineaged.extract.schema import (
     TableColumns,
     explicit_columns,
@@ -32,7 +33,7 @@ __all__ = [
     "schema_layer",
 ]
 
-EXTRACTOR_VERSION = "1.6.1+sqlglot30.30.0"
+EXTRACTOR_VERSION = "1.7.0+sqlglot30.30.0"
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command;
 # over a warehouse of procedures that is noise in the daemon's log, not information.
@@ -47,17 +48,25 @@ def extract(
     default_catalog: str | None = None,
     default_schema: str | None = None,
     catalog: Mapping[str, Mapping[str, str]] | None = None,
+    target: str | None = None,
 ) -> FileLineage:
     """Lineage of every statement in `text`. Never raises, except ValueError for an
-    unknown dialect (a configuration error, not a property of the file).
+    unknown dialect or a malformed target (configuration errors, not properties of
+    the file).
 
     `schema` is a schema file's content; `catalog` the columns of tables defined
     elsewhere in the corpus, already in the extractor's spelling (see lineaged/catalog).
     The schema file takes precedence over the catalog, and the file's own definitions
-    over both."""
+    over both. `target` names the table the file's final bare SELECT writes (a
+    path-target rule, a dbt model's relation)."""
     if dialect not in known_dialects():
         raise ValueError(unknown_dialect_message(dialect))
     engine = Dialect.get_or_raise(dialect)
+    promote_to = (
+        target_name(target, Naming.build(engine, default_catalog, default_schema))
+        if target
+        else None
+    )
     text, file_error = _decode(text)
     return extract_text(
         text,
@@ -68,6 +77,7 @@ def extract(
         default_schema,
         file_error,
         catalog,
+        promote_to,
     )
 
 

@@ -31,6 +31,9 @@ class FileContext:
     # file is the variable, not a column of whatever table the query reads.
     variables: set[str] = field(default_factory=set)
     parser_opts: dict = field(default_factory=lambda: {"error_level": ErrorLevel.IMMEDIATE})
+    # Output names of each bare SELECT (by statement index), in order, when all are
+    # known: what the SELECT defines if a target is given for it (extract/promote.py).
+    select_outputs: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def tsql(self) -> bool:

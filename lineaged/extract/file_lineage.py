@@ -27,7 +27,8 @@ from lineaged.extract.lineage import statement_lineage
 from lineaged.extract.names import Naming
 from lineaged.extract.parse import parse
 from lineaged.extract.plan import plan
-from lineaged.extract.schema import SchemaIndex, usage_fingerprint
+from lineaged.extract.promote import promote_final_select
+from lineaged.extract.schema import UNKNOWN_TYPE, SchemaIndex, usage_fingerprint
 from lineaged.extract.split import Chunk, split
 from lineaged.model import FileLineage, StatementLineage, TableSchema
 
@@ -41,6 +42,7 @@ def extract_text(
     db: str | None,
     file_error: str | None = None,
     corpus: Mapping[str, Mapping[str, str]] | None = None,
+    target: str | None = None,
 ) -> FileLineage:
     name = _dialect_name(dialect)
     if len(text) > MAX_FILE_CHARS:
@@ -53,6 +55,11 @@ def extract_text(
     statements = tuple(
         _statement(index, chunk, ctx) for index, chunk in enumerate(_chunks(text, dialect))
     )
+    if target is not None:
+        # The final bare SELECT writes `target` (a path rule, a dbt model): see promote.py.
+        statements, promoted = promote_final_select(statements, target)
+        if promoted is not None and promoted in ctx.select_outputs:
+            ctx.schema.define(target, dict.fromkeys(ctx.select_outputs[promoted], UNKNOWN_TYPE))
     return FileLineage(
         name,
         version,

@@ -24,7 +24,7 @@ from lineaged.extract.resolve import attribute_unqualified
 from lineaged.extract.schema import UNKNOWN_TYPE
 from lineaged.extract.tables import source_tables
 from lineaged.model import ColumnEdge, IndirectEdge, StatementLineage
-from lineaged.qualified import column_id
+from lineaged.qualified import column_id, quote_part
 
 
 def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> StatementLineage:
@@ -60,7 +60,10 @@ def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> State
     if p.star_from is not None and target is not None:
         _expand_merge_star(p, target, ctx, unresolved)
     if p.query is not None:
-        wants_columns = target is not None and p.kind not in TABLE_LEVEL_KINDS
+        # A bare SELECT reports its output columns too (named by output, no table).
+        wants_columns = p.kind == "select" or (
+            target is not None and p.kind not in TABLE_LEVEL_KINDS
+        )
         q = _query_lineage(p, target, ctx, unresolved, with_columns=wants_columns)
     sources = q.sources
     if target is not None and not p.target_is_source:
@@ -68,6 +71,8 @@ def statement_lineage(index: int, line: int, p: Plan, ctx: FileContext) -> State
     # Temp tables are known for the rest of this file only; the others are what the
     # file defines for the corpus catalog. Columns behind an unexpanded star are not
     # known, so such a query defines nothing for the corpus rather than a partial list.
+    if p.kind == "select" and q.columns and not q.star_from:
+        ctx.select_outputs[index] = list(q.columns)
     learn = ctx.schema.add if temporary else ctx.schema.define
     if p.ddl_columns:
         learn(target, dict(p.ddl_columns))
@@ -144,7 +149,8 @@ def _with_columns(
     columns: list[ColumnEdge] = []
     statement_wide: list[IndirectEdge] = []
     target_columns: list[str] = []
-    if target is not None and not temporary:
+    # A bare SELECT reports its outputs by name alone (promote.py prefixes a target).
+    if (target is not None or result.kind == "select") and not temporary:
         # Sharing one object per distinct name and per distinct sources tuple lets
         # pickle (the pool's transport) write each once and refer back to it after
         # that; the values, and so the JSON, are unchanged.
@@ -156,7 +162,7 @@ def _with_columns(
             return tuples.setdefault(srcs, srcs)
 
         for column, lin in edges.items():
-            target_column = column_id(target, column)
+            target_column = column_id(target, column) if target else quote_part(column)
             target_columns.append(target_column)
             for transform, bases in lin.items():
                 if bases:
@@ -298,7 +304,7 @@ def _assign(
         if name == STAR:
             continue  # reported by _target_edges
         if UNNAMED.match(name):
-            unresolved.add(f"{target}.?{position}")
+            unresolved.add(f"{target}.?{position}" if target is not None else f"?{position}")
             continue
         pairs.append((name, lin))
     return pairs

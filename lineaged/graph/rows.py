@@ -128,6 +128,10 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
             rows.table_edges.extend(
                 {"statement": sid, "table": t, "rel": "WRITES"} for t in st.targets
             )
+            if not st.targets:
+                # A bare SELECT's columns name outputs, not table columns: the graph
+                # has no Column to hang them on (the JSON contract still reports them).
+                continue
             for column in st.target_columns:
                 written_by.setdefault(column, []).append(sid)
             for edge in st.columns:
