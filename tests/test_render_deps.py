@@ -13,7 +13,15 @@ import pytest
 
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION
-from lineaged.model import Change, FileEvent, FileLineage, FileRef, FileUpdate, Priority
+from lineaged.model import (
+    Change,
+    FileEvent,
+    FileLineage,
+    FileRef,
+    FileState,
+    FileUpdate,
+    Priority,
+)
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.worker import extract_task
 
@@ -125,14 +133,8 @@ class GraphWriter:
         self.files.update({u.ref.id: u for u in updates})
 
     async def file_states(self, ids: list[str]) -> dict[str, Any]:
-        from types import SimpleNamespace
-
         return {
-            i: SimpleNamespace(
-                sha256=self.files[i].sha256,
-                extractor_version=self.files[i].lineage.extractor_version,
-                failed_sha256=None,
-            )
+            i: FileState(self.files[i].sha256, self.files[i].lineage.extractor_version, None)
             for i in ids
             if i in self.files
         }
