@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The local Neo4j also serves Neo4j Browser; its address is printed before the daemon starts.
 run: $(STAMP)
 	@if [ -z "$$NEO4J_URI" ]; then \
-	  eval "$$($(VENV)/bin/python scripts/neo4j_local.py start --name dev)" && \
+	  eval "$$($(VENV)/bin/python scripts/neo4j_local.py start --name dev --http)" && \
 	  exec $(VENV)/bin/lineaged run --realtime --config config.toml; \
 	else \
 	  exec $(VENV)/bin/lineaged run --realtime --config config.toml; \
@@ -34,7 +35,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check lineaged tests scripts
 
 neo4j-start: $(STAMP)
-	@$(VENV)/bin/python scripts/neo4j_local.py start --name dev
+	@$(VENV)/bin/python scripts/neo4j_local.py start --name dev --http
 
 neo4j-stop:
 	@$(PYTHON) scripts/neo4j_local.py stop --name dev

@@ -4,7 +4,9 @@
 Neo4j's standalone tarball is not on Maven Central and neither neo4j.com nor Docker is
 reachable here, so this script builds a tiny server out of the org.neo4j:neo4j jars
 (pinned in scripts/neo4j/pom.xml) and scripts/neo4j/Launcher.java, which boots the
-embedded DBMS with Bolt on 127.0.0.1 and password auth.
+embedded DBMS with Bolt on 127.0.0.1 and password auth. `start --http` also serves the
+HTTP API and Neo4j Browser (with lineaged's guide and style, scripts/neo4j/browser/)
+on a second free loopback port.
 
 Layout (root defaults to <project>/.neo4j, or $LINEAGED_NEO4J_HOME):
 
@@ -17,7 +19,7 @@ Layout (root defaults to <project>/.neo4j, or $LINEAGED_NEO4J_HOME):
 CLI (stdlib only, Python 3.11):
 
     python scripts/neo4j_local.py install
-    eval "$(python scripts/neo4j_local.py start [--name dev] [--heap 512m])"
+    eval "$(python scripts/neo4j_local.py start [--name dev] [--heap 512m] [--http])"
     python scripts/neo4j_local.py status|env|stop [--name dev]
 
 Importable (tests load it by path): install(), start(), stop(), status(), env().
@@ -40,6 +42,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator
@@ -50,6 +53,9 @@ SCRIPT_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = SCRIPT_DIR.parent
 POM = SCRIPT_DIR / "neo4j" / "pom.xml"
 LAUNCHER_SRC = SCRIPT_DIR / "neo4j" / "Launcher.java"
+# Compiled with the launcher: the unmanaged extension serving the Browser guide/style.
+JAVA_SOURCES = (LAUNCHER_SRC, SCRIPT_DIR / "neo4j" / "BrowserAssets.java")
+BROWSER_ASSETS = SCRIPT_DIR / "neo4j" / "browser"
 LAUNCHER_CLASS = "Launcher"
 
 HOME_ENV = "LINEAGED_NEO4J_HOME"
@@ -113,9 +119,21 @@ class Instance:
     password: str
     version: str
     database: str = DATABASE
+    # Base URL of the HTTP connector (API + Browser) when started with http=True.
+    http_url: str | None = None
+
+    @property
+    def browser_url(self) -> str | None:
+        """Neo4j Browser with the connection form filled in (the password is not)."""
+        if self.http_url is None:
+            return None
+        return f"{self.http_url}/browser/?dbms=bolt://{self.user}@{HOST}:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {"NEO4J_URI": self.uri, "NEO4J_USER": self.user, "NEO4J_PASSWORD": self.password}
+        out = {"NEO4J_URI": self.uri, "NEO4J_USER": self.user, "NEO4J_PASSWORD": self.password}
+        if self.http_url is not None:
+            out["NEO4J_HTTP_URL"] = self.http_url
+        return out
 
     def exports(self) -> str:
         """One shell line meant for `eval "$(neo4j_local.py start)"`."""
@@ -131,6 +149,7 @@ class Status:
     pid: int | None
     port: int | None
     uri: str | None
+    http_url: str | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -167,6 +186,13 @@ def instance_dir(name: str, root: Path | None = None) -> Path:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sources_sha256() -> str:
+    digest = hashlib.sha256()
+    for src in JAVA_SOURCES:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes())
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -237,7 +263,7 @@ def install(home: Path | None = None, *, maven_repo: Path | None = None) -> Path
     want = {
         "version": version,
         "pom_sha256": _sha256(POM),
-        "launcher_sha256": _sha256(LAUNCHER_SRC),
+        "launcher_sha256": _sources_sha256(),
     }
     if _marker_ok(marker, want, dist):
         return dist
@@ -251,7 +277,7 @@ def install(home: Path | None = None, *, maven_repo: Path | None = None) -> Path
         # the jars are still right; a crash mid-install leaves it not matching `want`.
         have = _read_json(marker) or {}
         lib, lib_tmp = dist / "lib", dist / "lib.tmp"
-        # Only Launcher.java changed: keep the jars (replacing lib/ under a running
+        # Only the Java sources changed: keep the jars (replacing lib/ under a running
         # server could break its lazy class loading) and just recompile.
         jars_ok = (
             have.get("version") == version
@@ -263,7 +289,7 @@ def install(home: Path | None = None, *, maven_repo: Path | None = None) -> Path
 
         classes, classes_tmp = dist / "classes", dist / "classes.tmp"
         shutil.rmtree(classes_tmp, ignore_errors=True)
-        _log("compiling Launcher.java ...")
+        _log("compiling the launcher ...")
         _run(
             [
                 _tool("javac"),
@@ -274,9 +300,9 @@ def install(home: Path | None = None, *, maven_repo: Path | None = None) -> Path
                 str(classes_tmp),
                 "-cp",
                 f"{lib}{os.sep}*",
-                str(LAUNCHER_SRC),
+                *map(str, JAVA_SOURCES),
             ],
-            "javac Launcher.java",
+            "javac launcher",
         )
         if not (classes_tmp / f"{LAUNCHER_CLASS}.class").is_file():
             raise Neo4jLocalError("javac produced no Launcher.class")
@@ -322,7 +348,7 @@ def _marker_ok(marker: Path, want: dict[str, str], dist: Path) -> bool:
 
 def _verify_jars(lib: Path, version: str) -> None:
     """Cheap sanity checks on top of Maven's checksum verification."""
-    for artifact in ("neo4j", "neo4j-kernel", "neo4j-bolt", "neo4j-dbms"):
+    for artifact in ("neo4j", "neo4j-kernel", "neo4j-bolt", "neo4j-dbms", "neo4j-server"):
         jar = lib / f"{artifact}-{version}.jar"
         if not jar.is_file():
             raise Neo4jLocalError(f"expected {jar.name} after Maven copy, not found in {lib}")
@@ -330,6 +356,8 @@ def _verify_jars(lib: Path, version: str) -> None:
     kernels = sorted(p.name for p in lib.glob("neo4j-kernel-[0-9]*.jar"))
     if kernels != [f"neo4j-kernel-{version}.jar"]:
         raise Neo4jLocalError(f"unexpected kernel jars in {lib}: {kernels}")
+    if not list(lib.glob("neo4j-browser-*.jar")):
+        raise Neo4jLocalError(f"expected a neo4j-browser jar after Maven copy in {lib}")
     bad = [p.name for p in lib.glob("*.jar") if not zipfile.is_zipfile(p)]
     if bad:
         raise Neo4jLocalError(f"corrupt jars in {lib}: {bad}")
@@ -442,6 +470,7 @@ def _password(inst_dir: Path) -> str:
 
 def _instance_from_state(name: str, inst_dir: Path, state: dict[str, object]) -> Instance:
     port = int(state["port"])  # type: ignore[call-overload]
+    http_port = state.get("http_port") if state.get("http") else None
     return Instance(
         name=name,
         dir=inst_dir,
@@ -451,7 +480,17 @@ def _instance_from_state(name: str, inst_dir: Path, state: dict[str, object]) ->
         user=USER,
         password=_password(inst_dir),
         version=str(state.get("version", neo4j_version())),
+        http_url=f"http://{HOST}:{http_port}" if isinstance(http_port, int) else None,
     )
+
+
+def http_answers(url: str, timeout: float = 2.0) -> bool:
+    """True if the Neo4j web server at `url` serves its discovery document."""
+    try:
+        with urllib.request.urlopen(url + "/", timeout=timeout) as resp:
+            return resp.status == 200 and b"bolt" in resp.read()
+    except (OSError, ValueError):
+        return False
 
 
 def _wait_ready(
@@ -461,6 +500,7 @@ def _wait_ready(
     log_path: Path,
     log_offset: int,
     timeout: float,
+    http_url: str | None = None,
 ) -> None:
     """Block until the launcher printed READY *and* Bolt answers a handshake.
 
@@ -484,7 +524,11 @@ def _wait_ready(
                 reason = text[text.index(FAILED_TAG) :].splitlines()[0]
                 raise Neo4jLocalError(f"{reason}\n--- {log_path} (tail) ---\n{_tail(log_path)}")
             seen_ready = READY_TAG in text
-        if seen_ready and bolt_handshake(HOST, port):
+        if (
+            seen_ready
+            and bolt_handshake(HOST, port)
+            and (http_url is None or http_answers(http_url))
+        ):
             return
         if exited:
             raise Neo4jLocalError(
@@ -508,13 +552,16 @@ def start(
     timeout: float = START_TIMEOUT_S,
     port: int | None = None,
     owner_pid: int | None = None,
+    http: bool = False,
 ) -> Instance:
     """Start (or find running) instance `name`; returns once Bolt accepts logins.
 
     A restart of an existing instance keeps its data, password and — if still free —
-    its port, so clients configured before a stop keep working after a start.
+    its ports, so clients configured before a stop keep working after a start.
     `port` forces a port (error if taken). `owner_pid` makes the server shut itself
     down when that process disappears (tests use it against orphaned JVMs).
+    `http` also serves the HTTP API and Neo4j Browser on a second loopback port
+    (it loads ~40 more jars' worth of web server, so tests leave it off).
     """
     for size in (heap, pagecache):
         if not _SIZE_RE.match(size):
@@ -531,16 +578,23 @@ def start(
         state = _read_json(state_path) or {}
         old_pid = state.get("pid")
         if isinstance(old_pid, int) and _is_our_launcher(old_pid, inst_dir):
+            if http and not state.get("http"):
+                raise Neo4jLocalError(
+                    f"instance {name!r} is running without HTTP/Browser; stop it first "
+                    f"(neo4j_local.py stop --name {name}) and start it again with --http"
+                )
             # Already running (perhaps still starting): just wait for it and reuse it.
+            running = _instance_from_state(name, inst_dir, state)
             _wait_ready(
                 _CHILDREN.get(old_pid),
                 old_pid,
-                int(state["port"]),  # type: ignore[call-overload]
+                running.port,
                 log_path,
                 int(state.get("log_offset", 0)),  # type: ignore[call-overload]
                 timeout,
+                running.http_url,
             )
-            return _instance_from_state(name, inst_dir, state)
+            return running
 
         dist = install()
         password_path = inst_dir / "password"
@@ -559,11 +613,19 @@ def start(
         if log_path.exists() and log_path.stat().st_size > _LOG_ROTATE_BYTES:
             os.replace(log_path, log_path.with_name("launcher.log.1"))
 
+        prev_http = state.get("http_port")
         last_error: Neo4jLocalError | None = None
         for cand in candidates:
             if not _port_free(cand):
                 last_error = Neo4jLocalError(f"port {HOST}:{cand} is in use")
                 continue
+            http_port: int | None = None
+            if http:
+                keep = isinstance(prev_http, int) and prev_http != cand and _port_free(prev_http)
+                http_port = prev_http if keep else _free_port()  # type: ignore[assignment]
+                while http_port == cand:
+                    http_port = _free_port()
+            http_url = f"http://{HOST}:{http_port}" if http_port is not None else None
             log_offset = log_path.stat().st_size if log_path.exists() else 0
             cmd = [
                 _java(),
@@ -584,6 +646,11 @@ def start(
                 "--pagecache",
                 pagecache,
                 *(["--owner-pid", str(owner_pid)] if owner_pid is not None else []),
+                *(
+                    ["--http-port", str(http_port), "--browser-assets", str(BROWSER_ASSETS)]
+                    if http_port is not None
+                    else []
+                ),
             ]
             t0 = time.monotonic()
             with open(log_path, "ab") as out:
@@ -610,6 +677,9 @@ def start(
                 "heap": heap,
                 "pagecache": pagecache,
                 "owner_pid": owner_pid,
+                "http": http,
+                # Kept (like the Bolt port) while the instance is stopped for reuse.
+                "http_port": http_port if http_port is not None else prev_http,
                 "log": str(log_path),
                 "log_offset": log_offset,
                 "started_at": time.time(),
@@ -618,7 +688,7 @@ def start(
             # Record the pid before waiting so `stop` can clean up a hung start.
             _write_json_atomic(state_path, new_state)
             try:
-                _wait_ready(proc, proc.pid, cand, log_path, log_offset, timeout)
+                _wait_ready(proc, proc.pid, cand, log_path, log_offset, timeout, http_url)
             except Neo4jLocalError as exc:
                 last_error = exc
                 _terminate(proc.pid, inst_dir, STOP_TIMEOUT_S)
@@ -686,6 +756,7 @@ def status(name: str = DEFAULT_NAME, root: Path | None = None) -> Status:
     pid = state.get("pid")
     port = state.get("port")
     running = isinstance(pid, int) and _is_our_launcher(pid, inst_dir)
+    http_port = state.get("http_port") if state.get("http") else None
     return Status(
         name=name,
         dir=inst_dir,
@@ -693,6 +764,7 @@ def status(name: str = DEFAULT_NAME, root: Path | None = None) -> Status:
         pid=pid if running and isinstance(pid, int) else None,
         port=port if isinstance(port, int) else None,
         uri=f"bolt://{HOST}:{port}" if isinstance(port, int) else None,
+        http_url=f"http://{HOST}:{http_port}" if isinstance(http_port, int) else None,
     )
 
 
@@ -730,10 +802,22 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--pagecache", default=DEFAULT_PAGECACHE, help="page cache, e.g. 96m")
     st.add_argument("--timeout", type=float, default=START_TIMEOUT_S, help="seconds to wait")
     st.add_argument("--port", type=int, default=None, help="fixed Bolt port (default: free)")
+    st.add_argument(
+        "--http",
+        action="store_true",
+        help="also serve the HTTP API and Neo4j Browser on a free loopback port",
+    )
     sub.add_parser("stop", parents=[named], help="stop (SIGTERM, then SIGKILL)")
     sub.add_parser("status", parents=[named], help="exit 0 if running, 3 if not")
     sub.add_parser("env", parents=[named], help="print export lines of a running instance")
     return p
+
+
+def _announce(inst: Instance) -> None:
+    """Where to connect, on stderr (stdout stays eval-able)."""
+    _log(f"{inst.name}: Bolt {inst.uri} (user {inst.user}, password in {inst.dir / 'password'})")
+    if inst.browser_url:
+        _log(f"{inst.name}: Neo4j Browser {inst.browser_url}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -752,7 +836,9 @@ def main(argv: list[str] | None = None) -> int:
                 pagecache=args.pagecache,
                 timeout=args.timeout,
                 port=args.port,
+                http=args.http,
             )
+            _announce(inst)
             print(inst.exports())
         elif args.command == "stop":
             was = stop(args.name, root)
@@ -760,7 +846,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             s = status(args.name, root)
             if s.running:
-                print(f"running pid={s.pid} uri={s.uri} dir={s.dir}")
+                http = f" http={s.http_url}" if s.http_url else ""
+                print(f"running pid={s.pid} uri={s.uri}{http} dir={s.dir}")
                 return 0
             print(f"stopped uri={s.uri or '-'} dir={s.dir}")
             return EXIT_NOT_RUNNING

@@ -10,10 +10,17 @@
 // lifecycle. Usage (heap is a JVM flag, e.g. -Xmx512m):
 //
 //   java -Xmx512m -cp classes:lib/* Launcher --home DIR --port N \
-//        --password-file FILE [--pagecache 96m] [--owner-pid PID]
+//        --password-file FILE [--pagecache 96m] [--owner-pid PID] \
+//        [--http-port N --browser-assets DIR]
+//
+// --http-port also starts Neo4j's web server on 127.0.0.1: the HTTP API
+// (/db/neo4j/tx), Neo4j Browser (/browser/, from the org.neo4j.client:neo4j-browser jar)
+// and lineaged's guide and style (/lineaged/..., see BrowserAssets.java), which the
+// Browser loads by itself after connecting. Off by default: tests do not need it.
 //
 // Output contract (stdout, which the Python side redirects to a log file):
-//   "LINEAGED-NEO4J READY pid=<pid> uri=bolt://127.0.0.1:<port>"  once Bolt accepts logins
+//   "LINEAGED-NEO4J READY pid=<pid> uri=bolt://127.0.0.1:<port>[ http=http://127.0.0.1:<port>]"
+//                                                                 once Bolt accepts logins
 //   "LINEAGED-NEO4J FAILED: <reason>"                             then exit code 1
 //   "LINEAGED-NEO4J STOPPED"                                      after a clean shutdown
 // The password is read from a file (never argv) so it does not show up in `ps`.
@@ -23,10 +30,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import lineaged.neo4j.BrowserAssets;
 import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.SettingValueParsers;
@@ -39,6 +49,9 @@ import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.config.Setting;
 import org.neo4j.logging.Level;
 import org.neo4j.logging.log4j.Log4jLogProvider;
+import org.neo4j.server.configuration.ConfigurableServerModules;
+import org.neo4j.server.configuration.ServerSettings;
+import org.neo4j.server.configuration.ThirdPartyJaxRsPackage;
 
 public final class Launcher {
     private static final String TAG = "LINEAGED-NEO4J";
@@ -79,9 +92,19 @@ public final class Launcher {
         config.put(BoltConnector.enabled, true);
         config.put(BoltConnector.listen_address, new SocketAddress(HOST, port));
         config.put(BoltConnector.advertised_address, new SocketAddress(HOST, port));
-        // The embedded builder has no web server, but be explicit: Bolt is the only door.
-        config.put(HttpConnector.enabled, false);
+        // HTTPS never; HTTP (API + Browser) only when asked for.
         config.put(HttpsConnector.enabled, false);
+        String httpPort = opts.get("http-port");
+        if (httpPort == null) {
+            config.put(HttpConnector.enabled, false);
+        } else {
+            String assets = opts.get("browser-assets");
+            if (assets == null) {
+                fail("--http-port needs --browser-assets");
+                return;
+            }
+            configureHttp(config, Integer.parseInt(httpPort), Path.of(assets).toAbsolutePath());
+        }
         // Server-side routing would open a second port (7688 by default), which would
         // clash between two instances running side by side. A single server needs none.
         config.put(GraphDatabaseSettings.routing_enabled, false);
@@ -157,8 +180,9 @@ public final class Launcher {
         }
 
         long ms = (System.nanoTime() - t0) / 1_000_000;
+        String http = httpPort == null ? "" : " http=http://" + HOST + ":" + httpPort;
         System.out.println(TAG + " READY pid=" + ProcessHandle.current().pid() + " uri=bolt://"
-                + HOST + ":" + port + " startup_ms=" + ms);
+                + HOST + ":" + port + http + " startup_ms=" + ms);
         System.out.flush();
 
         // Park the main thread; the JVM lives until a signal runs the shutdown hook.
@@ -167,6 +191,33 @@ public final class Launcher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    // The web server the neo4j-server jar adds to the embedded DBMS when the HTTP
+    // connector is enabled: the transactional HTTP API, Neo4j Browser and, as an
+    // unmanaged extension, lineaged's Browser guide and style under /lineaged.
+    private static void configureHttp(Map<Setting<?>, Object> config, int httpPort, Path assets) {
+        String base = "http://" + HOST + ":" + httpPort;
+        config.put(HttpConnector.enabled, true);
+        config.put(HttpConnector.listen_address, new SocketAddress(HOST, httpPort));
+        config.put(HttpConnector.advertised_address, new SocketAddress(HOST, httpPort));
+        config.put(ServerSettings.http_enabled_modules, EnumSet.of(
+                ConfigurableServerModules.TRANSACTIONAL_ENDPOINTS,
+                ConfigurableServerModules.UNMANAGED_EXTENSIONS,
+                ConfigurableServerModules.BROWSER,
+                ConfigurableServerModules.QUERY_API_ENDPOINTS));
+        BrowserAssets.assetsDir = assets;
+        config.put(ServerSettings.third_party_packages,
+                List.of(new ThirdPartyJaxRsPackage("lineaged.neo4j", "/lineaged")));
+        // The guide and style are fetched by the Browser page without credentials.
+        config.put(ServerSettings.http_auth_allowlist, List.of("/", "/browser.*", "/lineaged/.*"));
+        // The Browser only fetches guides/styles from allow-listed hosts, and runs
+        // these commands (separated by ';') each time it connects.
+        config.put(ServerSettings.browser_remote_content_hostname_whitelist, HOST + ",localhost");
+        config.put(ServerSettings.browser_post_connect_cmd,
+                "style " + base + "/lineaged/lineaged.grass; play " + base + "/lineaged/guide.html");
+        // No usage statistics from the Browser either.
+        config.put(ServerSettings.allow_telemetry, false);
     }
 
     // The embedded API runs with full privileges and bypasses Bolt auth, so it can set

@@ -1,0 +1,72 @@
+"""Load the bundled examples/ warehouse into a Neo4j the way a user does: `lineaged scan`.
+
+Used by the tests that read the example's lineage back (Browser/HTTP, OpenLineage
+export, HTML view). The roots and dialects come from the project's own config.toml, so
+the tests see what `make run` shows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .configs import neo4j_env
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+LINEAGED = Path(sys.executable).with_name("lineaged")
+
+# A root with a file that does not parse, so "files with errors" has an answer.
+BROKEN_ROOT = "scratch"
+BROKEN_SQL = "INSERT INTO scratch.t SELECT FROM WHERE ((\n"
+
+
+def example_roots() -> list[dict[str, str]]:
+    """[{name, path (absolute), dialect}] of config.toml's roots."""
+    config = tomllib.loads((PROJECT_DIR / "config.toml").read_text())
+    return [
+        {"name": r["name"], "path": str(PROJECT_DIR / r["path"]), "dialect": r["dialect"]}
+        for r in config["roots"]
+    ]
+
+
+def scan_examples(server: Any, tmp: Path, *, broken_file: bool = False) -> None:
+    """Empty the graph, then scan examples/ (plus, optionally, a root with a bad file)."""
+    roots = example_roots()
+    if broken_file:
+        scratch = tmp / BROKEN_ROOT
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "broken.sql").write_text(BROKEN_SQL)
+        roots.append({"name": BROKEN_ROOT, "path": str(scratch), "dialect": "postgres"})
+    sections = "".join(
+        f'[[roots]]\nname = "{r["name"]}"\npath = "{r["path"]}"\ndialect = "{r["dialect"]}"\n\n'
+        for r in roots
+    )
+    config = tmp / "config.toml"
+    config.write_text(
+        f'{sections}[pool]\nworkers = 1\n\n[state]\ndir = "{tmp / "state"}"\n\n'
+        '[service]\nmetrics_address = "0"\n'
+    )
+    _empty_graph(server)
+    env = {**os.environ, **neo4j_env(server)}
+    env.pop("LINEAGED_CONFIG", None)
+    proc = subprocess.run(
+        [str(LINEAGED), "scan", "-c", str(config), "--progress", "never"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # Exit 1 = "files with errors", which is what broken_file asks for.
+    assert proc.returncode in ((0, 1) if broken_file else (0,)), proc.stderr[-3000:]
+
+
+def _empty_graph(server: Any) -> None:
+    from neo4j import GraphDatabase
+
+    with GraphDatabase.driver(server.uri, auth=server.auth) as driver:
+        driver.execute_query("MATCH (n) DETACH DELETE n", database_=server.database)
