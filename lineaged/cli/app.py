@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from lineaged.cli import cache, dump, extract, lineage, replay, status
+from lineaged.cli import cache, dump, export, extract, lineage, replay, status
 from lineaged.cli.common import add_config_flags, settings_from_args
 from lineaged.cli.exit_codes import ExitCode
 from lineaged.config import ConfigError, Settings
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(check)
     check.set_defaults(func=_cmd_check_config)
 
-    for command in (extract, cache, replay, status, lineage, dump):
+    for command in (extract, cache, replay, status, lineage, dump, export):
         command.add_parser(sub)
     return parser
 

@@ -35,6 +35,7 @@ def example_roots() -> list[dict[str, str]]:
 
 def scan_examples(server: Any, tmp: Path, *, broken_file: bool = False) -> None:
     """Empty the graph, then scan examples/ (plus, optionally, a root with a bad file)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     roots = example_roots()
     if broken_file:
         scratch = tmp / BROKEN_ROOT

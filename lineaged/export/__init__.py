@@ -1,0 +1,1 @@
+"""Lineage out of the graph, for other tools (OpenLineage)."""
