@@ -28,6 +28,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check lineaged tests scripts
 	$(VENV)/bin/ruff format --check lineaged tests scripts
 	$(VENV)/bin/python scripts/neo4j_local.py install
+	bash scripts/ensure_chromium.sh
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)

@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   lineaged lineage upstream marts.dim_customers --column lifetime_value
   lineaged lineage downstream raw.orders --format dot | dot -Tsvg > orders.svg
   lineaged lineage upstream marts.fct_orders --format mermaid
+  lineaged lineage downstream raw.orders --format html > orders.html   # open in a browser
 
 Neo4j connection: [neo4j] in the config, NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD.
 exit codes: 0 answered, 1 no such table/column, 2 bad usage, 3 Neo4j unreachable"""
@@ -117,7 +118,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--column", metavar="COL", help="column-level lineage of NAME.COL")
     p.add_argument("--depth", type=_depth, default=10, help=f"max hops, 1..{MAX_DEPTH} (10)")
-    p.add_argument("--format", choices=["table", "json", "dot", "mermaid"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "dot", "mermaid", "html"],
+        default="table",
+        help="html: one self-contained page with the tables, columns and transforms",
+    )
     add_config_flags(p)
     p.set_defaults(func=handle)
 
@@ -131,8 +137,9 @@ def handle(args: argparse.Namespace) -> int:
 
     cfg = settings_from_args(args).neo4j
 
-    async def ask() -> tuple[str, list[Edge]] | str:
-        """(the name asked about, its edges), or why NAME matched nothing."""
+    async def ask() -> tuple[str, list[Edge], str | None] | str:
+        """(the name asked about, its edges, the html page if asked for), or why NAME
+        matched nothing."""
         # One attempt (wait_s=0), so an unreachable server fails in seconds rather
         # than after the daemon's start-up wait.
         async with connected(cfg, wait_s=0) as driver:
@@ -148,7 +155,10 @@ def handle(args: argparse.Namespace) -> int:
             edges, _ = await query_lineage(
                 driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
             )
-            return name, edges
+            page = None
+            if args.format == "html":
+                page = await _html(driver, cfg, args, name, edges)
+            return name, edges, page
 
     try:
         answer = anyio.run(ask)
@@ -161,9 +171,31 @@ def handle(args: argparse.Namespace) -> int:
     if isinstance(answer, str):
         print(f"lineaged lineage: {answer}", file=sys.stderr)
         return ExitCode.PROBLEMS
-    name, edges = answer
+    name, edges, page = answer
     asked = f"{args.name}.{args.column}" if args.column else args.name
     if name != asked:
         print(f"lineaged lineage: {asked!r} is {name!r}", file=sys.stderr)
-    print(render(args.format, args.direction, name, edges))
+    print(page if page is not None else render(args.format, args.direction, name, edges))
     return ExitCode.OK
+
+
+async def _html(
+    driver: Any, cfg: Any, args: argparse.Namespace, name: str, edges: list[Edge]
+) -> str:
+    from datetime import UTC, datetime
+
+    from lineaged.export.graph_read import read_table_view
+    from lineaged.export.html_view import render_html
+
+    ends = {end for e in edges for end in (e.source, e.target)} | {name}
+    tables = {n.rpartition(".")[0] for n in ends} if args.column else ends
+    view = await read_table_view(driver, cfg.database, tables)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return render_html(
+        args.direction,
+        name,
+        edges,
+        view,
+        column=bool(args.column),
+        source=f"From {cfg.uri} ({cfg.database}) at {when}, depth {args.depth}.",
+    )

@@ -27,6 +27,7 @@ from lineaged.export.records import (
     FileRecord,
     Influence,
     StatementRecord,
+    TableView,
 )
 
 FILES_PER_BATCH = 200
@@ -59,7 +60,37 @@ RETURN r.statement AS statement, a.table AS target_table, a.name AS target,
        b.table AS source_table, b.name AS source, r.transform AS transform
 """
 
-QUERIES = {"files": FILES, "statements": STATEMENTS, "column_edges": COLUMN_EDGES}
+# For the lineage view: everything between a given set of tables (Table.name seeks).
+VIEW_COLUMNS: str = """
+UNWIND $names AS name
+MATCH (t:Table {name: name})
+RETURN t.name AS table, COLLECT { MATCH (t)-[:HAS_COLUMN]->(c:Column) RETURN c.name } AS columns
+"""
+
+VIEW_COLUMN_EDGES: str = """
+UNWIND $names AS name
+MATCH (:Table {name: name})-[:HAS_COLUMN]->(a:Column)-[r:DERIVES_FROM]->(b:Column)
+WHERE b.table IN $names
+RETURN DISTINCT a.table AS target_table, a.name AS target, b.table AS source_table,
+       b.name AS source, r.transform AS transform
+"""
+
+VIEW_INFLUENCES: str = """
+UNWIND $names AS name
+MATCH (:Table {name: name})<-[:WRITES]-(:Statement)-[r:INFLUENCED_BY]->(c:Column)
+WHERE c.table IN $names
+RETURN DISTINCT name AS target_table, c.table AS source_table, c.name AS source,
+       r.transform AS transform
+"""
+
+QUERIES = {
+    "files": FILES,
+    "statements": STATEMENTS,
+    "column_edges": COLUMN_EDGES,
+    "view_columns": VIEW_COLUMNS,
+    "view_column_edges": VIEW_COLUMN_EDGES,
+    "view_influences": VIEW_INFLUENCES,
+}
 
 
 def read_files(
@@ -117,6 +148,48 @@ def statement_record(row: dict[str, Any], edges: list[dict[str, Any]]) -> Statem
         reads=tuple(sorted(row["reads"])),
         writes=tuple(sorted(row["writes"])),
         target_columns=tuple(sorted(targets)),
+        column_inputs=tuple(sorted(inputs)),
+        influences=tuple(sorted(influences)),
+    )
+
+
+async def read_table_view(driver: Any, database: str, tables: set[str]) -> TableView:
+    """Columns of `tables` and the column edges and influences among them (async
+    driver, as lineaged/graph/connect.py makes it)."""
+    params = {"names": sorted(tables)}
+
+    async def run(query: str) -> list[dict[str, Any]]:
+        records, _, _ = await driver.execute_query(
+            query, params, database_=database, routing_="r"
+        )
+        return [r.data() for r in records]
+
+    columns = {r["table"]: tuple(sorted(r["columns"])) for r in await run(VIEW_COLUMNS)}
+    return table_view(columns, await run(VIEW_COLUMN_EDGES), await run(VIEW_INFLUENCES))
+
+
+def table_view(
+    columns: dict[str, tuple[str, ...]],
+    edge_rows: list[dict[str, Any]],
+    influence_rows: list[dict[str, Any]],
+) -> TableView:
+    """Query rows → TableView (pure); model 1's per-column copies of statement-wide
+    influence fold back into one influence per target table."""
+    inputs: set[ColumnInput] = set()
+    influences: set[tuple[str, ColumnRef, str]] = set()
+    for r in influence_rows:
+        influences.add(
+            (r["target_table"], ColumnRef(r["source_table"], r["source"]), r["transform"])
+        )
+    for r in edge_rows:
+        source = ColumnRef(r["source_table"], r["source"])
+        if r["transform"] in STATEMENT_WIDE:
+            influences.add((r["target_table"], source, r["transform"]))
+        else:
+            target = ColumnRef(r["target_table"], r["target"])
+            inputs.add(ColumnInput(target, source, r["transform"]))
+    return TableView(
+        columns=dict(sorted(columns.items())),
         column_inputs=tuple(sorted(inputs)),
         influences=tuple(sorted(influences)),
     )

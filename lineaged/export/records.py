@@ -65,3 +65,14 @@ class FileRecord:
     @property
     def id(self) -> str:
         return f"{self.root}:{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class TableView:
+    """The tables of a lineage answer with their columns and the column edges between
+    them: what `lineage --format html` draws."""
+
+    columns: dict[str, tuple[str, ...]]  # table -> its columns in the graph, sorted
+    column_inputs: tuple[ColumnInput, ...]  # each column's own edges (DIRECT, CASE, ...)
+    # (target table, source column, transform): statement-wide influence on a table
+    influences: tuple[tuple[str, ColumnRef, str], ...]
