@@ -11,8 +11,14 @@ import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from lineaged.catalog.catalog import Catalog
+from lineaged.catalog.fixpoint import CorpusFile, settle
+from lineaged.extract import extract
+from lineaged.model import FileLineage
 
 from .configs import neo4j_env
 
@@ -31,6 +37,25 @@ def example_roots() -> list[dict[str, str]]:
         {"name": r["name"], "path": str(PROJECT_DIR / r["path"]), "dialect": r["dialect"]}
         for r in config["roots"]
     ]
+
+
+def examples_lineage() -> dict[str, FileLineage]:
+    """File id ("<root>:<path>") → the lineage `lineaged scan` stores for it: every file
+    extracted with its root's dialect, resolved against the other files' definitions
+    by the same fixpoint the daemon runs (lineaged/catalog)."""
+    dialects = {r["name"]: r["dialect"] for r in example_roots()}
+    corpus = [
+        CorpusFile(f"{r['name']}:{p.relative_to(r['path']).as_posix()}", r["name"], p.read_bytes())
+        for r in example_roots()
+        for p in sorted(Path(r["path"]).rglob("*.sql"))
+    ]
+
+    def one(f: CorpusFile, catalog: Mapping[str, Mapping[str, str]]) -> FileLineage:
+        return extract(f.data, dialects[f.root], catalog=catalog)
+
+    settled = settle(corpus, one, Catalog())
+    assert not settled.unsettled and not settled.conflicts
+    return settled.results
 
 
 def scan_examples(server: Any, tmp: Path, *, broken_file: bool = False) -> None:

@@ -17,10 +17,9 @@ import orjson
 from ol_schema import validate_run_event
 
 from lineaged.export.records import STATEMENT_WIDE
-from lineaged.extract import extract
 
 from .configs import neo4j_env
-from .examples_graph import LINEAGED, example_roots, scan_examples
+from .examples_graph import LINEAGED, examples_lineage, scan_examples
 
 
 def _export(server: Any, out: Path, *args: str) -> list[dict[str, Any]]:
@@ -48,35 +47,32 @@ def _per_column_view(st: Any) -> tuple[Any, ...]:
 
 def _expected() -> dict[str, dict[str, Any]]:
     """job name → {inputs, outputs: {table: {fields: {col: {(src, transform)}},
-    dataset: {(src, transform)}}}} from the extractor."""
+    dataset: {(src, transform)}}}} from what extraction gives each example file."""
     jobs: dict[str, dict[str, Any]] = {}
-    for root in example_roots():
-        base = Path(root["path"])
-        for path in sorted(base.rglob("*.sql")):
-            lineage = extract(path.read_bytes(), root["dialect"])
-            outputs: dict[str, Any] = defaultdict(
-                lambda: {"fields": defaultdict(set), "dataset": set()}
-            )
-            inputs: set[str] = set()
-            for st in lineage.statements:
-                inputs |= set(st.sources)
-                for edge in _per_column_view(st):
-                    table, _, column = edge.target.rpartition(".")
-                    out = outputs[table]
-                    for src in edge.sources:
-                        if edge.transform in STATEMENT_WIDE:
-                            out["dataset"].add((src, edge.transform))
-                        else:
-                            out["fields"][column].add((src, edge.transform))
-                for table in st.targets:
-                    outputs[table]  # a target without column lineage is still an output
-            jobs[f"{root['name']}:{path.relative_to(base).as_posix()}"] = {
-                "inputs": inputs,
-                "outputs": {
-                    t: {"fields": dict(o["fields"]), "dataset": o["dataset"]}
-                    for t, o in outputs.items()
-                },
-            }
+    for file_id, lineage in examples_lineage().items():
+        outputs: dict[str, Any] = defaultdict(
+            lambda: {"fields": defaultdict(set), "dataset": set()}
+        )
+        inputs: set[str] = set()
+        for st in lineage.statements:
+            inputs |= set(st.sources)
+            for edge in _per_column_view(st):
+                table, _, column = edge.target.rpartition(".")
+                out = outputs[table]
+                for src in edge.sources:
+                    if edge.transform in STATEMENT_WIDE:
+                        out["dataset"].add((src, edge.transform))
+                    else:
+                        out["fields"][column].add((src, edge.transform))
+            for table in st.targets:
+                outputs[table]  # a target without column lineage is still an output
+        jobs[file_id] = {
+            "inputs": inputs,
+            "outputs": {
+                t: {"fields": dict(o["fields"]), "dataset": o["dataset"]}
+                for t, o in outputs.items()
+            },
+        }
     return jobs
 
 

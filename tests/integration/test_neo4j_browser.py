@@ -20,10 +20,8 @@ from typing import Any
 
 import pytest
 
-from lineaged.extract import extract
-
 from .conftest import TEST_HEAP, Neo4jServer, load_neo4j_local
-from .examples_graph import BROKEN_ROOT, example_roots, scan_examples
+from .examples_graph import BROKEN_ROOT, examples_lineage, scan_examples
 
 GUIDE = Path(__file__).resolve().parents[2] / "scripts" / "neo4j" / "browser" / "guide.html"
 
@@ -132,13 +130,13 @@ def test_cypher_over_http_needs_credentials(http_instance: Any) -> None:
 
 def _expected_table_edges() -> set[tuple[str, str]]:
     """Source → target of every statement in examples/, from the extractor itself."""
-    edges = set()
-    for root in example_roots():
-        for path in sorted(Path(root["path"]).rglob("*.sql")):
-            lineage = extract(path.read_bytes(), root["dialect"])
-            for st in lineage.statements:
-                edges |= {(src, dst) for src in st.sources for dst in st.targets}
-    return edges
+    return {
+        (src, dst)
+        for lineage in examples_lineage().values()
+        for st in lineage.statements
+        for src in st.sources
+        for dst in st.targets
+    }
 
 
 def test_cypher_over_http_returns_the_examples_lineage(examples_loaded: Any) -> None:
