@@ -77,18 +77,29 @@ def scan_examples(server: Any, tmp: Path, *, broken_file: bool = False) -> None:
         '[service]\nmetrics_address = "0"\n'
     )
     _empty_graph(server)
-    env = {**os.environ, **neo4j_env(server)}
-    env.pop("LINEAGED_CONFIG", None)
-    proc = subprocess.run(
-        [str(LINEAGED), "scan", "-c", str(config), "--progress", "never"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = run_lineaged(
+        neo4j_env(server), "scan", "-c", str(config), "--progress", "never", timeout=300
     )
     # Exit 1 = "files with errors", which is what broken_file asks for.
     assert proc.returncode in ((0, 1) if broken_file else (0,)), proc.stderr[-3000:]
+
+
+def run_lineaged(
+    neo4j: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`lineaged ARGS` as a user runs it, connected through NEO4J_* alone (no config
+    file: LINEAGED_CONFIG dropped, and run from / so no ./config.toml is found)."""
+    env = {**os.environ, **neo4j}
+    env.pop("LINEAGED_CONFIG", None)
+    return subprocess.run(
+        [str(LINEAGED), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+        check=False,
+    )
 
 
 def _empty_graph(server: Any) -> None:

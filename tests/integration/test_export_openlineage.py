@@ -7,8 +7,6 @@ what `lineaged scan` wrote into the graph), never from the exporter's own reads.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,21 +17,11 @@ from ol_schema import validate_run_event
 from lineaged.export.records import STATEMENT_WIDE
 
 from .configs import neo4j_env
-from .examples_graph import LINEAGED, examples_lineage, scan_examples
+from .examples_graph import examples_lineage, run_lineaged, scan_examples
 
 
 def _export(server: Any, out: Path, *args: str) -> list[dict[str, Any]]:
-    env = {**os.environ, **neo4j_env(server)}
-    env.pop("LINEAGED_CONFIG", None)
-    proc = subprocess.run(
-        [str(LINEAGED), "export", "--openlineage", "-o", str(out), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        check=False,
-    )
+    proc = run_lineaged(neo4j_env(server), "export", "--openlineage", "-o", str(out), *args)
     assert proc.returncode == 0, proc.stderr
     return [orjson.loads(line) for line in out.read_text().splitlines()]
 
@@ -130,18 +118,9 @@ async def test_since_and_root_select_files(neo4j_server: Any, tmp_path: Path) ->
 
 
 def test_unreachable_neo4j_is_exit_3(tmp_path: Path) -> None:
-    env = {**os.environ, "NEO4J_URI": "bolt://127.0.0.1:1", "NEO4J_PASSWORD": "x"}
-    env.pop("LINEAGED_CONFIG", None)
     out = tmp_path / "never.jsonl"
-    proc = subprocess.run(
-        [str(LINEAGED), "export", "--openlineage", "-o", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        check=False,
-    )
+    unreachable = {"NEO4J_URI": "bolt://127.0.0.1:1", "NEO4J_PASSWORD": "x"}
+    proc = run_lineaged(unreachable, "export", "--openlineage", "-o", str(out))
     assert proc.returncode == 3
     assert "cannot reach Neo4j" in proc.stderr and len(proc.stderr.splitlines()) == 1
     assert not out.exists()

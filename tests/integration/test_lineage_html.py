@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from .configs import neo4j_env
-from .examples_graph import LINEAGED, scan_examples
+from .examples_graph import run_lineaged, scan_examples
 
 HEADER = (0x4C, 0x8E, 0xDA)  # .table .head
 CENTER = (0xF1, 0x66, 0x67)  # .table.center .head
@@ -62,17 +62,7 @@ def _browse(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _lineage_html(server: Any, *args: str) -> str:
-    env = {**os.environ, **neo4j_env(server)}
-    env.pop("LINEAGED_CONFIG", None)
-    proc = subprocess.run(
-        [str(LINEAGED), "lineage", *args, "--format", "html"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        check=False,
-    )
+    proc = run_lineaged(neo4j_env(server), "lineage", *args, "--format", "html")
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
