@@ -1,30 +1,39 @@
-"""`lineaged export --openlineage [--since WHEN] [-o FILE|-]`: the graph as OpenLineage.
+"""`lineaged export --openlineage`: the graph as OpenLineage RunEvents, one per file.
 
-One RunEvent per file, one JSON object per line (JSON Lines), sorted by file id.
-Exit codes: 0 written; 2 bad usage; 3 Neo4j unreachable or the query failed.
+Sinks: JSON Lines to a file or stdout (`-o`), or HTTP POSTs to an OpenLineage endpoint
+(`--url`, lineaged/export/sender.py: retries, dead letters). `--follow` keeps going:
+it polls the graph and emits each file's new lineage as the daemon writes it
+(lineaged/export/follow.py). Exit codes: 0 done; 1 events dead-lettered; 2 bad usage;
+3 Neo4j unreachable or the query failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_OK, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 2, 3
+EXIT_OK, EXIT_DEAD_LETTERS, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
+API_KEY_ENV = "OPENLINEAGE_API_KEY"  # the variable OpenLineage's own clients read
 
 EXAMPLES = """examples:
   lineaged export --openlineage -o lineage.jsonl
   lineaged export --openlineage --since 2h                 # files ingested in the last 2 hours
   lineaged export --openlineage --since 2026-12-01T08:00:00Z --namespace warehouse
-  lineaged export --openlineage | while read -r event; do
-    curl -s -H 'Content-Type: application/json' -d "$event" http://localhost:5000/api/v1/lineage
-  done                                                     # into Marquez (or DataHub's endpoint)
+  lineaged export --openlineage --url http://localhost:5000/api/v1/lineage      # into Marquez
+  lineaged export --openlineage --url http://marquez:5000/api/v1/lineage --follow \
+      --state /var/lib/lineaged/ol_follow.json      # keep sending new lineage as it lands
+  lineaged export --openlineage --url http://marquez:5000/api/v1/lineage --resend-dead-letters
 
 Neo4j connection: [neo4j] in the config, NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD.
-exit codes: 0 written, 2 bad usage, 3 Neo4j unreachable"""
+Endpoint token: $OPENLINEAGE_API_KEY (sent as "Authorization: Bearer ...").
+Dead letters: <state.dir>/openlineage_dead_letters.jsonl unless --dead-letters.
+exit codes: 0 done, 1 events dead-lettered, 2 bad usage, 3 Neo4j unreachable"""
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -73,26 +82,51 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--dataset-namespace", default=None, help="dataset namespace (default: the job's)"
     )
+    p.add_argument("--url", metavar="URL", help="POST each event to this OpenLineage endpoint")
+    p.add_argument("--follow", action="store_true", help="keep emitting new lineage (poll)")
+    p.add_argument("--poll-s", type=float, default=2.0, metavar="S", help="--follow poll (2 s)")
+    p.add_argument("--state", type=Path, metavar="FILE", help="--follow resumes from this file")
+    p.add_argument("--dead-letters", type=Path, metavar="FILE", help="undeliverable events")
+    p.add_argument(
+        "--resend-dead-letters", action="store_true", help="send the dead letters again, exit"
+    )
     _add_config_flags(p)
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from lineaged.cli import _settings
+
+    settings = _settings(args)
+    if (args.resend_dead_letters or args.dead_letters) and not args.url:
+        print("lineaged export: dead letters need --url", file=sys.stderr)
+        return EXIT_USAGE
+    sender = _sender(args, settings.state.dir) if args.url else None
+    if sender is not None and args.resend_dead_letters:
+        stats = sender.resend()
+        print(
+            f"lineaged export: resent {stats.sent}, {stats.dead_lettered} still refused",
+            file=sys.stderr,
+        )
+        return EXIT_DEAD_LETTERS if stats.dead_lettered else EXIT_OK
+    cfg = settings.neo4j
     from neo4j import GraphDatabase
     from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
-    from lineaged.cli import _settings
-
-    cfg = _settings(args).neo4j
     try:
         with (
             GraphDatabase.driver(
                 cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
             ) as driver,
-            _open(args.output) as out,
+            _open("-" if sender else args.output, whole=not args.follow) as out,
         ):
             driver.verify_connectivity()
-            count = write_openlineage(driver, cfg.database, out, args)
+            emit = _emitter(args, out, sender)
+            if args.follow:
+                _follow(driver, cfg.database, args, emit)
+                count = -1
+            else:
+                count = _export_once(driver, cfg.database, args, emit)
     except (ServiceUnavailable, OSError) as exc:
         reason = " ".join(str(exc).split())
         print(f"lineaged export: cannot reach Neo4j at {cfg.uri}: {reason}", file=sys.stderr)
@@ -100,33 +134,96 @@ def handle(args: argparse.Namespace) -> int:
     except Neo4jError as exc:
         print(f"lineaged export: query failed: {exc.message}", file=sys.stderr)
         return EXIT_CANNOT_CONNECT
-    print(f"lineaged export: {count} events", file=sys.stderr)
-    return EXIT_OK
+    if sender is None:
+        if count >= 0:
+            print(f"lineaged export: {count} events", file=sys.stderr)
+        return EXIT_OK
+    stats = sender.stats
+    print(
+        f"lineaged export: {stats.sent} sent, {stats.retries} retries, "
+        f"{stats.dead_lettered} dead-lettered ({sender.dead_letters})",
+        file=sys.stderr,
+    )
+    # A follower stopped by a signal stopped cleanly; its dead letters are in the file.
+    return EXIT_DEAD_LETTERS if stats.dead_lettered and not args.follow else EXIT_OK
 
 
-def write_openlineage(driver: Any, database: str, out: TextIO, args: argparse.Namespace) -> int:
+def _sender(args: argparse.Namespace, state_dir: Path) -> Any:
+    from lineaged.export.sender import OpenLineageSender
+
+    dead = args.dead_letters or Path(state_dir) / "openlineage_dead_letters.jsonl"
+    return OpenLineageSender(args.url, dead, api_key=os.environ.get(API_KEY_ENV) or None)
+
+
+def _emitter(args: argparse.Namespace, out: TextIO, sender: Any) -> Callable[[Any], None]:
+    """FileRecord → its RunEvent, written as a line or POSTed."""
     import orjson
 
-    from lineaged.export.graph_read import read_files
     from lineaged.export.openlineage import DEFAULT_NAMESPACE, run_event
 
-    count = 0
-    for record in read_files(driver, database, since=args.since, root=args.root):
+    def emit(record: Any) -> None:
         event = run_event(
             record,
             namespace=args.namespace or DEFAULT_NAMESPACE,
             dataset_namespace=args.dataset_namespace,
         )
-        out.write(orjson.dumps(event).decode() + "\n")
+        if sender is not None:
+            sender.send(event)
+        else:
+            out.write(orjson.dumps(event).decode() + "\n")
+            if args.follow:
+                out.flush()
+
+    return emit
+
+
+def _export_once(driver: Any, database: str, args: argparse.Namespace, emit: Any) -> int:
+    from lineaged.export.graph_read import read_files
+
+    count = 0
+    for record in read_files(driver, database, since=args.since, root=args.root):
+        emit(record)
         count += 1
     return count
 
 
-class _open:
-    """stdout for "-", else the file (written whole or not at all: temp + rename)."""
+def _follow(driver: Any, database: str, args: argparse.Namespace, emit: Any) -> None:
+    """Until SIGTERM/SIGINT; a Neo4j outage is waited out (one line per failed poll)."""
+    import signal
+    import threading
 
-    def __init__(self, target: str) -> None:
+    from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
+
+    from lineaged.export.follow import Follower
+    from lineaged.export.graph_read import read_files
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    follower = Follower(
+        lambda since: read_files(driver, database, since=since, root=args.root),
+        emit,
+        since=args.since,
+        state=args.state,
+    )
+    follower.run(
+        stop,
+        args.poll_s,
+        retry_on=(ServiceUnavailable, SessionExpired, TransientError, OSError),
+        on_error=lambda exc: print(
+            f"lineaged export: Neo4j unavailable, retrying: {' '.join(str(exc).split())}",
+            file=sys.stderr,
+        ),
+    )
+
+
+class _open:
+    """stdout for "-"; a file written whole or not at all (temp + rename), or, when
+    following, appended to as events come."""
+
+    def __init__(self, target: str, *, whole: bool = True) -> None:
         self.target = target
+        self.whole = whole
         self._tmp: Path | None = None
         self._fh: TextIO | None = None
 
@@ -134,15 +231,20 @@ class _open:
         if self.target == "-":
             return sys.stdout
         path = Path(self.target)
+        if not self.whole:
+            self._fh = open(path, "a", encoding="utf-8")
+            return self._fh
         self._tmp = path.with_name(f".{path.name}.tmp")
         self._fh = open(self._tmp, "w", encoding="utf-8")
         return self._fh
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if self._fh is None or self._tmp is None:
+        if self._fh is None:
             sys.stdout.flush()
             return
         self._fh.close()
+        if self._tmp is None:
+            return
         if exc_type is None:
             self._tmp.replace(self.target)
         else:
