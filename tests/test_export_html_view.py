@@ -8,7 +8,7 @@ import re
 from lineaged.export.graph_read import table_view
 from lineaged.export.html_view import render_html
 from lineaged.export.records import ColumnInput, ColumnRef, TableView
-from lineaged.lineage_cli import Edge
+from lineaged.graph.lineage import Edge
 
 
 def _view(**columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

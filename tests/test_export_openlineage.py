@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from ol_schema import facet_schema_urls, validate_run_event
 
-from lineaged.export.cli import parse_since
+from lineaged.cli.export import parse_since
 from lineaged.export.graph_read import statement_record
 from lineaged.export.openlineage import RUN_EVENT_SCHEMA, run_event, run_id
 from lineaged.export.records import (

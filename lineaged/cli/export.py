@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_OK, EXIT_DEAD_LETTERS, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
+from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.exit_codes import ExitCode
+
 API_KEY_ENV = "OPENLINEAGE_API_KEY"  # the variable OpenLineage's own clients read
 
 EXAMPLES = """examples:
@@ -57,8 +59,6 @@ def parse_since(text: str, now: datetime | None = None) -> str:
 
 
 def add_parser(subparsers: Any) -> None:
-    from lineaged.cli import _add_config_flags
-
     p = subparsers.add_parser(
         "export",
         help="export the graph's lineage (OpenLineage RunEvents, one per file)",
@@ -90,17 +90,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--resend-dead-letters", action="store_true", help="send the dead letters again, exit"
     )
-    _add_config_flags(p)
+    add_config_flags(p)
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from lineaged.cli import _settings
-
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if (args.resend_dead_letters or args.dead_letters) and not args.url:
         print("lineaged export: dead letters need --url", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     sender = _sender(args, settings.state.dir) if args.url else None
     if sender is not None and args.resend_dead_letters:
         stats = sender.resend()
@@ -108,7 +106,7 @@ def handle(args: argparse.Namespace) -> int:
             f"lineaged export: resent {stats.sent}, {stats.dead_lettered} still refused",
             file=sys.stderr,
         )
-        return EXIT_DEAD_LETTERS if stats.dead_lettered else EXIT_OK
+        return ExitCode.PROBLEMS if stats.dead_lettered else ExitCode.OK
     cfg = settings.neo4j
     from neo4j import GraphDatabase
     from neo4j.exceptions import Neo4jError, ServiceUnavailable
@@ -130,14 +128,14 @@ def handle(args: argparse.Namespace) -> int:
     except (ServiceUnavailable, OSError) as exc:
         reason = " ".join(str(exc).split())
         print(f"lineaged export: cannot reach Neo4j at {cfg.uri}: {reason}", file=sys.stderr)
-        return EXIT_CANNOT_CONNECT
+        return ExitCode.CANNOT_START
     except Neo4jError as exc:
         print(f"lineaged export: query failed: {exc.message}", file=sys.stderr)
-        return EXIT_CANNOT_CONNECT
+        return ExitCode.CANNOT_START
     if sender is None:
         if count >= 0:
             print(f"lineaged export: {count} events", file=sys.stderr)
-        return EXIT_OK
+        return ExitCode.OK
     stats = sender.stats
     print(
         f"lineaged export: {stats.sent} sent, {stats.retries} retries, "
@@ -145,7 +143,7 @@ def handle(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     # A follower stopped by a signal stopped cleanly; its dead letters are in the file.
-    return EXIT_DEAD_LETTERS if stats.dead_lettered and not args.follow else EXIT_OK
+    return ExitCode.PROBLEMS if stats.dead_lettered and not args.follow else ExitCode.OK
 
 
 def _sender(args: argparse.Namespace, state_dir: Path) -> Any:

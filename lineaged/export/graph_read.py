@@ -159,9 +159,7 @@ async def read_table_view(driver: Any, database: str, tables: set[str]) -> Table
     params = {"names": sorted(tables)}
 
     async def run(query: str) -> list[dict[str, Any]]:
-        records, _, _ = await driver.execute_query(
-            query, params, database_=database, routing_="r"
-        )
+        records, _, _ = await driver.execute_query(query, params, database_=database, routing_="r")
         return [r.data() for r in records]
 
     columns = {r["table"]: tuple(sorted(r["columns"])) for r in await run(VIEW_COLUMNS)}

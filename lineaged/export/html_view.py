@@ -69,7 +69,7 @@ def render_html(
     column: bool = False,
     source: str = "",
 ) -> str:
-    """`edges` are lineage_cli Edges (table names, or column ids with `column`)."""
+    """`edges` are lineaged.graph.lineage Edges (table names, or column ids with `column`)."""
     center = name.rpartition(".")[0] if column else name
     layers = _layers(direction, center, edges, column=column)
     boxes = _layout(layers, view)
