@@ -42,17 +42,23 @@ class Batcher:
         max_latency_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.debounce_s = debounce_s
-        self.max_batch = max_batch
-        self.max_latency_s = max_latency_s
         self._clock = clock
         self._pending: Batch = {}
         self._first_at = 0.0
         self._last_at = 0.0
         self._wake = asyncio.Event()
+        self.configure(debounce_s=debounce_s, max_batch=max_batch, max_latency_s=max_latency_s)
         self._flush_now = False
         self._closed = False
         self.stats = BatcherStats()
+
+    def configure(self, *, debounce_s: float, max_batch: int, max_latency_s: float) -> None:
+        """The flush policy (start-up and SIGHUP); a pending batch is judged by it at
+        once."""
+        self.debounce_s = debounce_s
+        self.max_batch = max_batch
+        self.max_latency_s = max_latency_s
+        self._wake.set()
 
     def __len__(self) -> int:
         return len(self._pending)

@@ -68,6 +68,10 @@ class BatchSettings:
     realtime_debounce_ms: float = 2.0
     max_batch: int = 500
     max_latency_ms: float = 2000.0
+    # Batches processed at once. Files are read when a batch leaves its batcher, so
+    # (live_lanes + backfill_lanes) x max_batch bounds the file contents held in memory.
+    live_lanes: int = 4
+    backfill_lanes: int = 2
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class PoolSettings:
     task_timeout_s: float = 60.0
     recycle_after: int = 2000  # replace the worker processes after this many files
     memory_limit_mb: float = 0.0  # pause dispatch while daemon + workers RSS is above; 0 = off
+    start_timeout_s: float = 120.0  # workers must have started and imported within this
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class ServiceSettings:
     metrics_address: str = "127.0.0.1:9464"  # /metrics and /healthz; "" or "0" = off
     health_stale_s: float = 10.0  # /healthz fails when the loop is silent this long
     status_interval_s: float = 5.0  # how often STATUS= goes to systemd
+    neo4j_check_interval_s: float = 5.0  # how often /healthz's Neo4j reachability is checked
 
 
 @dataclass(frozen=True)
@@ -403,10 +409,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("batch: debounce must be >= 0 and max_latency_ms > 0")
     if b.max_batch < 1:
         raise ConfigError("batch.max_batch: must be >= 1")
+    if b.live_lanes < 1 or b.backfill_lanes < 1:
+        raise ConfigError("batch: live_lanes and backfill_lanes must be >= 1")
     if settings.pool.workers < 0:
         raise ConfigError("pool.workers: must be >= 0 (0 = one per core)")
-    if settings.pool.task_timeout_s <= 0:
-        raise ConfigError("pool.task_timeout_s: must be > 0")
+    if settings.pool.task_timeout_s <= 0 or settings.pool.start_timeout_s <= 0:
+        raise ConfigError("pool: task_timeout_s and start_timeout_s must be > 0")
     if settings.pool.recycle_after < 1 or settings.pool.memory_limit_mb < 0:
         raise ConfigError("pool: recycle_after must be >= 1 and memory_limit_mb >= 0")
     if settings.watch.rescan_interval_s < 0:
@@ -455,8 +463,10 @@ def _validate_render(root: RootSettings, where: str) -> None:
 def _validate_service(service: ServiceSettings) -> None:
     if service.drain_deadline_s <= 0:
         raise ConfigError("service.drain_deadline_s: must be > 0")
-    if service.health_stale_s <= 0 or service.status_interval_s <= 0:
-        raise ConfigError("service: health_stale_s and status_interval_s must be > 0")
+    if min(service.health_stale_s, service.status_interval_s, service.neo4j_check_interval_s) <= 0:
+        raise ConfigError(
+            "service: health_stale_s, status_interval_s and neo4j_check_interval_s must be > 0"
+        )
     address = service.metrics_address.strip()
     if address in ("", "0"):
         return

@@ -91,11 +91,13 @@ class PriorityPool:
     ) -> None:
         self._fn = fn
         self.workers = workers or usable_cores()
-        self.task_timeout_s = task_timeout_s
-        self.recycle_after = recycle_after
+        self.configure(
+            task_timeout_s=task_timeout_s,
+            recycle_after=recycle_after,
+            memory_limit_bytes=memory_limit_bytes,
+        )
         # Two per worker keeps every worker busy while the next task is pickled.
         self.max_in_flight = max_in_flight or 2 * self.workers
-        self.memory_limit_bytes = memory_limit_bytes
         self._initializer = initializer
         self._on_task_done = on_task_done  # seconds each task spent handed to a worker
         self._ctx = multiprocessing.get_context(start_method)
@@ -119,14 +121,27 @@ class PriorityPool:
 
     # -- public API -------------------------------------------------------------------
 
-    async def start(self, warm_up_timeout_s: float = 120.0) -> None:
+    def configure(
+        self, *, task_timeout_s: float, recycle_after: int, memory_limit_bytes: int
+    ) -> None:
+        """What can change while running (start-up and SIGHUP); the worker count needs
+        a restart."""
+        self.task_timeout_s = task_timeout_s
+        self.recycle_after = recycle_after
+        self.memory_limit_bytes = memory_limit_bytes
+
+    async def start(
+        self, warm_up_timeout_s: float = 120.0, *, spawn_dispatcher: bool = True
+    ) -> None:
         """Start the workers and wait until each has run its initializer, so that the
-        first file does not pay for process start-up and imports (~1-2 s here)."""
+        first file does not pay for process start-up and imports (~1-2 s here).
+        With `spawn_dispatcher=False` the caller runs `dispatch()` as a task it owns."""
         self._executor = self._new_executor()
         warming = [asyncio.wrap_future(f) for f in self._warming]
         await asyncio.wait_for(asyncio.gather(*warming), warm_up_timeout_s)
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="pool-dispatch")
-        self._dispatcher.add_done_callback(_dispatcher_died)
+        if spawn_dispatcher:
+            self._dispatcher = asyncio.create_task(self.dispatch(), name="pool-dispatch")
+            self._dispatcher.add_done_callback(_dispatcher_died)
 
     async def submit(self, priority: Priority, *args: Any) -> Any:
         """Run fn(*args) in a worker; lower priority values run first."""
@@ -189,7 +204,9 @@ class PriorityPool:
         self._warming = [executor.submit(_warm) for _ in range(self.workers)]
         return executor
 
-    async def _dispatch(self) -> None:
+    async def dispatch(self) -> None:
+        """Hand queued tasks to the workers, highest priority first; runs until
+        cancelled."""
         while True:
             if not self._heap:
                 self._wake.clear()

@@ -19,7 +19,9 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import anyio
 import structlog
+from anyio.abc import TaskGroup
 
 from lineaged.model import Change, FileEvent, FileRef, FileState, Priority
 from lineaged.paths import RootMatcher
@@ -84,31 +86,35 @@ def _event(matcher: RootMatcher, rel: str, change: Change) -> FileEvent:
 class RescanScheduler:
     """Runs `scan(root)` on request, at most one per root at a time: requests that
     arrive while a scan runs collapse into a single follow-up scan (which will see
-    everything they could have seen)."""
+    everything they could have seen). The scans are tasks of the task group given to
+    `attach()`; its owner waits for or cancels them."""
 
-    def __init__(
-        self,
-        scan: Callable[[str], Awaitable[None]],
-        tasks: set[asyncio.Task[None]] | None = None,
-    ) -> None:
+    def __init__(self, scan: Callable[[str], Awaitable[None]]) -> None:
         self._scan = scan
-        # Shared with the daemon, which waits for or cancels them.
-        self.tasks: set[asyncio.Task[None]] = tasks if tasks is not None else set()
+        self._tg: TaskGroup | None = None
         self._running: set[str] = set()
         self._again: set[str] = set()
         self.requested = 0
         self.scans = 0
 
+    def attach(self, tg: TaskGroup) -> None:
+        self._tg = tg
+
+    @property
+    def busy(self) -> bool:
+        """A scan is running or due."""
+        return bool(self._running)
+
     def request(self, root: str, reason: str = "requested") -> None:
+        if self._tg is None:
+            raise RuntimeError("RescanScheduler.request() before attach()")
         self.requested += 1
         if root in self._running:
             self._again.add(root)
             return
         self._running.add(root)
         log.debug("rescan_scheduled", root=root, reason=reason)
-        task = asyncio.create_task(self._loop(root), name=f"reconcile-{root}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._tg.start_soon(self._loop, root, name=f"reconcile-{root}")
 
     async def _loop(self, root: str) -> None:
         try:
@@ -117,8 +123,6 @@ class RescanScheduler:
                 self.scans += 1
                 try:
                     await self._scan(root)
-                except asyncio.CancelledError:
-                    raise
                 except Exception:
                     # The next request or the periodic rescan tries again.
                     log.exception("rescan_failed", root=root)
@@ -135,7 +139,7 @@ class RescanScheduler:
         watch, a link target outside the root, a kernel that lost events silently)."""
         while True:
             every = interval_s()
-            await asyncio.sleep(every if every > 0 else 60.0)
+            await anyio.sleep(every if every > 0 else 60.0)
             if interval_s() <= 0:
                 continue  # switched off (possibly by a reload); look again later
             for root in roots():

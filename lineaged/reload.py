@@ -1,10 +1,16 @@
 """What a SIGHUP reload changes: the difference between two validated Settings.
 
-Applied live: roots (added, changed, removed), globs, dialects, debounce and batch
-limits, task timeout, log level/format, drain deadline, status interval.
-Needs a restart (logged, old value kept): Neo4j connection, state dir, worker count,
-metrics address. A removed root's watch is dropped; its File nodes stay in the graph,
-as they would across a restart (reconcile only looks at configured roots).
+Every changed setting is named (`section.key`) and sorted into one of two lists:
+- applied live: roots (added, changed, removed), globs, dialects, everything in
+  [batch] but the lane counts, [pool] task_timeout_s / recycle_after /
+  memory_limit_mb, [watch], [writer] rows_per_tx / slow_tx_s / backoff_*, [cache]
+  max_entries / max_mb / ttl_days, [log], and [service] but the metrics address;
+- needs a restart (logged by name, the running value kept): anything in [neo4j],
+  state.dir, pool.workers and pool.start_timeout_s, batch.live_lanes and
+  batch.backfill_lanes, writer.max_concurrent_tx, cache.enabled and
+  service.metrics_address — each sizes or opens something at start-up.
+A removed root's watch is dropped; its File nodes stay in the graph, as they would
+across a restart (reconcile only looks at configured roots).
 """
 
 from __future__ import annotations
@@ -14,17 +20,53 @@ from dataclasses import dataclass
 
 from lineaged.config import RootSettings, Settings
 
+RESTART_REQUIRED = frozenset(
+    {
+        "state.dir",
+        "pool.workers",
+        "pool.start_timeout_s",
+        "batch.live_lanes",
+        "batch.backfill_lanes",
+        "writer.max_concurrent_tx",
+        "cache.enabled",
+        "service.metrics_address",
+    }
+)
+RESTART_REQUIRED_SECTIONS = frozenset({"neo4j"})
+
 
 @dataclass(frozen=True)
 class ReloadPlan:
     added: tuple[RootSettings, ...]
     changed: tuple[RootSettings, ...]
     removed: tuple[str, ...]
-    restart_required: tuple[str, ...]
+    restart_required: tuple[str, ...]  # changed keys the running daemon keeps as they were
+    applied: tuple[str, ...] = ()  # changed keys (outside [[roots]]) applied live
 
     @property
     def roots_changed(self) -> bool:
         return bool(self.added or self.changed or self.removed)
+
+
+def needs_restart(key: str) -> bool:
+    return key in RESTART_REQUIRED or key.split(".", 1)[0] in RESTART_REQUIRED_SECTIONS
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    """`section.key` of every setting outside [[roots]] that differs, in config order."""
+    keys = []
+    for section in dataclasses.fields(Settings):
+        if section.name == "roots":
+            continue
+        before, after = getattr(old, section.name), getattr(new, section.name)
+        if not dataclasses.is_dataclass(before):
+            if before != after:
+                keys.append(section.name)
+            continue
+        for f in dataclasses.fields(before):
+            if getattr(before, f.name) != getattr(after, f.name):
+                keys.append(f"{section.name}.{f.name}")
+    return keys
 
 
 def plan_reload(old: Settings, new: Settings) -> ReloadPlan:
@@ -33,26 +75,18 @@ def plan_reload(old: Settings, new: Settings) -> ReloadPlan:
     added = tuple(r for name, r in after.items() if name not in before)
     changed = tuple(r for name, r in after.items() if name in before and before[name] != r)
     removed = tuple(name for name in before if name not in after)
-    restart = []
-    if old.neo4j != new.neo4j:
-        restart.append("neo4j")
-    if old.state != new.state:
-        restart.append("state.dir")
-    if old.pool.workers != new.pool.workers:
-        restart.append("pool.workers")
-    if old.service.metrics_address != new.service.metrics_address:
-        restart.append("service.metrics_address")
-    return ReloadPlan(added, changed, removed, tuple(restart))
+    keys = changed_keys(old, new)
+    restart = tuple(k for k in keys if needs_restart(k))
+    applied = tuple(k for k in keys if not needs_restart(k))
+    return ReloadPlan(added, changed, removed, restart, applied)
 
 
 def keep_restart_only(old: Settings, new: Settings, plan: ReloadPlan) -> Settings:
     """`new`, with the settings that need a restart put back to what is running."""
-    if not plan.restart_required:
-        return new
-    return dataclasses.replace(
-        new,
-        neo4j=old.neo4j,
-        state=old.state,
-        pool=dataclasses.replace(new.pool, workers=old.pool.workers),
-        service=dataclasses.replace(new.service, metrics_address=old.service.metrics_address),
-    )
+    for key in plan.restart_required:
+        section, _, name = key.partition(".")
+        kept = getattr(getattr(old, section), name)
+        new = dataclasses.replace(
+            new, **{section: dataclasses.replace(getattr(new, section), **{name: kept})}
+        )
+    return new

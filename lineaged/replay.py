@@ -27,6 +27,7 @@ from lineaged.graph.schema import ensure_schema
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import FileRef, FileUpdate, Priority
 from lineaged.pool import PriorityPool, WorkerCrashed
+from lineaged.wiring import writer_options
 
 CRASHED = "WorkerCrashed"
 
@@ -94,11 +95,8 @@ async def _write_replayed(
         driver,
         settings.neo4j.database,
         retried,
-        rows_per_tx=settings.writer.rows_per_tx,
         max_concurrency=settings.writer.max_concurrent_tx,
-        slow_tx_s=settings.writer.slow_tx_s,
-        backoff_initial_s=settings.writer.backoff_initial_s,
-        backoff_max_s=settings.writer.backoff_max_s,
+        **writer_options(settings),
     )
     if updates:
         await writer.write(updates)

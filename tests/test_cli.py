@@ -4,7 +4,6 @@ HTTP endpoint, the lineage query builder and renderers, the scan progress bar.""
 from __future__ import annotations
 
 import socket
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from lineaged.cli import main
 from lineaged.cli.lineage import render
 from lineaged.cli.scan_report import render_bar
+from lineaged.config import Settings
+from lineaged.daemon import Daemon
 from lineaged.graph.lineage import Edge, build_query, edges_from_records
-from lineaged.metrics import Metrics
 from lineaged.metrics_http import MetricsServer
 
 COMMANDS = ["run", "scan", "check-config", "extract", "cache", "status", "lineage"]
@@ -41,8 +41,8 @@ def test_status_exits_3_when_no_daemon_answers(capsys) -> None:
 
 
 def test_status_reports_state_and_exit_code(capsys) -> None:
-    daemon = SimpleNamespace(live=None, backfill=None, pool=None, pipeline=None, writer=None)
-    m = Metrics(daemon)
+    daemon = Daemon(Settings())  # not started: no stages, only its health and metrics
+    m = daemon.metrics
     server = MetricsServer(m, "127.0.0.1", 0)
     server.start()
     try:

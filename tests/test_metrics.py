@@ -9,8 +9,6 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import orjson
 import pytest
@@ -18,7 +16,8 @@ import structlog
 from prometheus_client import generate_latest
 
 import lineaged.metrics as metrics_module
-from lineaged.batcher import Batcher
+from lineaged.batcher import Batcher, BatcherStats
+from lineaged.catalog.stage import SchemaStats
 from lineaged.cli.status import parse_metrics
 from lineaged.config import load_settings
 from lineaged.graph.writer import WriterStats
@@ -29,34 +28,50 @@ from lineaged.model import Change, FileEvent, FileRef, Priority
 from lineaged.pipeline import PipelineStats
 from lineaged.pool import PoolStats
 from lineaged.reload import keep_restart_only, plan_reload
+from lineaged.snapshot import (
+    BatcherSnapshot,
+    DaemonSnapshot,
+    Health,
+    PoolSnapshot,
+    WriterSnapshot,
+)
 
 
-class FakePool:
-    """The slice of PriorityPool the collector reads."""
-
-    def __init__(self) -> None:
-        self.stats = PoolStats(completed=4, busy_seconds=2.0, timeouts=1)
-        self.in_flight = 2
-
-    def queue_depth(self) -> dict[str, int]:
-        return {"critical": 0, "high": 3, "low": 7}
-
-    def worker_pids(self) -> list[int]:
-        return []
-
-
-def fake_daemon() -> Any:
+def fake_snapshot(health: Health | None = None) -> DaemonSnapshot:
+    """A snapshot with known counters; state and health follow `health` when given."""
     live = Batcher(debounce_s=0)
     for path in ("a.sql", "a.sql", "b.sql"):
         live.add(FileEvent(FileRef("r", path), "/x/" + path, Change.CHANGED, Priority.HIGH, 0.0))
     live.stats.files_out = 2
-    pipeline = SimpleNamespace(
-        stats=PipelineStats(files_seen=10, unchanged=4, parsed=3, cache_hits=1, errors=2)
+    h = health or Health()
+    return DaemonSnapshot(
+        state=h.state,
+        uptime_s=5.0,
+        heartbeat_age_s=h.heartbeat_age(),
+        healthy=h.healthy()[0],
+        neo4j_ok=h.neo4j_ok,
+        neo4j_error=h.neo4j_error,
+        live=BatcherSnapshot(live.stats, len(live)),
+        backfill=BatcherSnapshot(BatcherStats(), 0),
+        batches_open=1,
+        rescans_requested=3,
+        rescans_run=2,
+        watch_troubles=0,
+        schema=SchemaStats(tables=4),
+        pool=PoolSnapshot(
+            PoolStats(completed=4, busy_seconds=2.0, timeouts=1),
+            {"critical": 0, "high": 3, "low": 7},
+            2,
+            (),
+        ),
+        pipeline=PipelineStats(files_seen=10, unchanged=4, parsed=3, cache_hits=1, errors=2),
+        writer=WriterSnapshot(WriterStats(rows=1234, retries=5, dead_letters=1), 0.0, None),
     )
-    writer = SimpleNamespace(stats=WriterStats(rows=1234, retries=5, dead_letters=1))
-    return SimpleNamespace(
-        live=live, backfill=Batcher(), pool=FakePool(), pipeline=pipeline, writer=writer
-    )
+
+
+def metrics_of(health: Health | None = None) -> Metrics:
+    h = health or Health()
+    return Metrics(lambda: fake_snapshot(h), h)
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -67,9 +82,9 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
     return out
 
 
-def test_collector_reads_stage_stats_at_scrape_time() -> None:
-    d = fake_daemon()
-    m = Metrics(d)
+def test_collector_reads_the_snapshot_at_scrape_time() -> None:
+    current = [fake_snapshot()]
+    m = Metrics(lambda: current[0], Health())
     got = samples(m)
     assert got[("lineaged_events_total", (("source", "live"),))] == 3
     assert got[("lineaged_dedupe_ratio", (("source", "live"),))] == 1.5
@@ -84,13 +99,16 @@ def test_collector_reads_stage_stats_at_scrape_time() -> None:
     assert got[("lineaged_dead_letters_total", ())] == 1
     assert got[("lineaged_rss_bytes", (("process", "daemon"),))] > 0
     assert got[("lineaged_open_fds", ())] > 0
-    # Later changes show up in the next scrape: nothing is copied at registration.
-    d.writer.stats.rows += 10
+    # Every scrape takes a fresh snapshot: nothing is copied at registration.
+    later = fake_snapshot()
+    assert later.writer is not None
+    later.writer.stats.rows += 10
+    current[0] = later
     assert samples(m)[("lineaged_write_rows_total", ())] == 1244
 
 
 def test_latency_histogram_counts_observations() -> None:
-    m = Metrics(fake_daemon())
+    m = metrics_of()
     m.observe_latencies([0.003, 0.2, 4.0])
     got = samples(m)
     assert got[("lineaged_event_to_graph_seconds_count", ())] == 3
@@ -98,15 +116,16 @@ def test_latency_histogram_counts_observations() -> None:
     assert got[("lineaged_event_to_graph_seconds_bucket", (("le", "5.0"),))] == 3
 
 
-def test_missing_stages_do_not_break_a_scrape() -> None:
-    m = Metrics(SimpleNamespace(live=None, backfill=None, pool=None, pipeline=None))
+def test_stages_not_started_yet_do_not_break_a_scrape() -> None:
+    bare = dataclasses.replace(fake_snapshot(), pool=None, pipeline=None, writer=None)
+    m = Metrics(lambda: bare, Health())
     text = generate_latest(m.registry).decode()
     assert "lineaged_state" in text and "lineaged_rss_bytes" in text
 
 
 @pytest.fixture
 def served():
-    m = Metrics(fake_daemon())
+    m = metrics_of()
     server = MetricsServer(m, "127.0.0.1", 0)
     server.start()
     yield m, server.url
@@ -217,13 +236,14 @@ def test_reload_plan_sorts_roots_and_restart_only_keys(tmp_path: Path) -> None:
     assert [r.name for r in plan.added] == ["c"]
     assert plan.removed == ("b",)
     assert plan.restart_required == ("pool.workers",)
+    assert plan.applied == ("batch.debounce_ms",)
     applied = keep_restart_only(old, new, plan)
     assert applied.pool.workers == 2 and applied.batch.debounce_ms == 5
     assert not plan_reload(old, dataclasses.replace(old)).roots_changed
 
 
 def test_parse_duration_histogram_is_exposed() -> None:
-    m = Metrics(fake_daemon())
+    m = metrics_of()
     m.parse_duration.observe(0.02)
     m.parse_duration.observe(3.0)
     got = samples(m)
@@ -262,7 +282,7 @@ def test_suppressed_repeats_are_counted_even_when_their_key_is_forgotten() -> No
     old, logfilter.LIMITER = logfilter.LIMITER, limiter
     try:
         metrics_module.LIMITER = limiter
-        text = generate_latest(Metrics(fake_daemon()).registry).decode()
+        text = generate_latest(metrics_of().registry).decode()
     finally:
         logfilter.LIMITER = metrics_module.LIMITER = old
     assert "lineaged_log_repeats_suppressed_total 30.0" in text

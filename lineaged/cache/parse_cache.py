@@ -124,15 +124,10 @@ class ParseCache:
     ) -> None:
         _check_bounds(max_entries, max_bytes, ttl_days, low_water)
         self._store = store
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.ttl_s = ttl_days * _SECONDS_PER_DAY
         self._clock = clock
         self._touch_resolution_s = touch_resolution_s
         self._low_water = low_water
-        # Sweeping for expired rows is an index range delete; every hour (or TTL/10) is
-        # plenty for a bound measured in days.
-        self._sweep_every_s = min(3600.0, self.ttl_s / 10)
+        self.configure(max_entries=max_entries, max_bytes=max_bytes, ttl_days=ttl_days)
         self._last_sweep = -math.inf
         self._touches: dict[str, float] = {}
         self._hits = self._misses = 0
@@ -166,6 +161,16 @@ class ParseCache:
         # Bounds or TTL may be tighter than last run's: apply them before first use.
         await cache._write_pending(force_sweep=True)
         return cache
+
+    def configure(self, *, max_entries: int, max_bytes: int, ttl_days: float) -> None:
+        """New bounds (start-up and SIGHUP); they take effect at the next write."""
+        _check_bounds(max_entries, max_bytes, ttl_days, self._low_water)
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.ttl_s = ttl_days * _SECONDS_PER_DAY
+        # Sweeping for expired rows is an index range delete; every hour (or TTL/10) is
+        # plenty for a bound measured in days.
+        self._sweep_every_s = min(3600.0, self.ttl_s / 10)
 
     # ---- state ---------------------------------------------------------------------
 

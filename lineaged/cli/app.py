@@ -7,7 +7,6 @@ usage or invalid configuration; 3 cannot start; 130/143 stopped by a second sign
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
@@ -97,6 +96,8 @@ def _run_daemon(
     reload_settings: Callable[[], Settings] | None = None,
     progress: str = "auto",
 ) -> int:
+    import anyio
+
     from lineaged.daemon import Daemon, StartupError
     from lineaged.logging import configure_logging
 
@@ -106,8 +107,9 @@ def _run_daemon(
         return ExitCode.USAGE
 
     async def main() -> int:
-        daemon = Daemon(settings, oneshot=oneshot, reload_settings=reload_settings)
-        daemon.install_signal_handlers()
+        daemon = Daemon(
+            settings, oneshot=oneshot, reload_settings=reload_settings, handle_signals=True
+        )
         if not oneshot:
             return await daemon.run()
         from lineaged.cli.scan_report import ScanReport
@@ -119,7 +121,7 @@ def _run_daemon(
         return code
 
     try:
-        return asyncio.run(main())
+        return anyio.run(main, backend="asyncio")
     except StartupError as exc:
         print(f"lineaged: {exc}", file=sys.stderr)
         return ExitCode.CANNOT_START

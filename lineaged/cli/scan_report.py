@@ -1,16 +1,23 @@
 """`lineaged scan` output: a progress bar on a TTY while the backfill runs, then the
 first files that carry errors (from the graph, so a warm scan that parsed nothing still
-lists them) and one summary line (files, parsed, unchanged, errors, duration) on stdout."""
+lists them) and one summary line (files, parsed, unchanged, errors, duration) on stdout.
+The bar and this run's counts read only the daemon's snapshot."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+import anyio
 
 from lineaged.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from lineaged.daemon import Daemon
+    from lineaged.file_errors import FileError
+    from lineaged.snapshot import DaemonSnapshot
 
 # Files with errors listed after a scan; `lineaged status --errors` lists them all.
 LISTED = 10
@@ -19,7 +26,7 @@ _FILES_IN_ROOTS = "MATCH (f:File) WHERE f.root IN $roots RETURN count(f) AS n"
 
 class ScanReport:
     def __init__(
-        self, daemon: Any, *, show_bar: bool, out: TextIO | None = None, every_s: float = 0.2
+        self, daemon: Daemon, *, show_bar: bool, out: TextIO | None = None, every_s: float = 0.2
     ) -> None:
         self._d = daemon
         self._show_bar = show_bar
@@ -29,15 +36,18 @@ class ScanReport:
 
     async def run(self) -> int:
         started = time.monotonic()
-        bar = asyncio.create_task(self._bar()) if self._show_bar else None
-        try:
-            code = await self._d.run()
-        finally:
-            if bar is not None:
-                bar.cancel()
-                self._bar_out.write("\r\x1b[K")
-                self._bar_out.flush()
-        summary = self.summary(time.monotonic() - started)
+        code = 0
+        async with anyio.create_task_group() as tg:
+            if self._show_bar:
+                tg.start_soon(self._bar)
+            try:
+                code = await self._d.run()
+            finally:
+                tg.cancel_scope.cancel()
+                if self._show_bar:
+                    self._bar_out.write("\r\x1b[K")
+                    self._bar_out.flush()
+        summary = Summary.of(self._d.snapshot(), time.monotonic() - started)
         graph = await self._from_graph() if code == 0 else None
         if graph is not None:
             # The graph's counts: after a scan it holds exactly the roots' current files,
@@ -59,15 +69,13 @@ class ScanReport:
             return code
         return ExitCode.PROBLEMS if summary.errors or summary.dead_letters else ExitCode.OK
 
-    async def _from_graph(self) -> tuple[int, list] | None:
+    async def _from_graph(self) -> tuple[int, list[FileError]] | None:
         """(files of this config's roots, those whose lineage carries an error), or
         None when the graph cannot say (the summary then keeps this run's counts)."""
         from lineaged.file_errors import files_with_errors
         from lineaged.graph.connect import connected
 
-        settings = getattr(self._d, "settings", None)
-        if settings is None:
-            return None
+        settings = self._d.settings
         roots = {r.name for r in settings.roots}
         try:
             async with connected(settings.neo4j, wait_s=0) as driver:
@@ -80,29 +88,15 @@ class ScanReport:
             return None
         return records[0]["n"], [e for e in found if e.file.split(":", 1)[0] in roots]
 
-    def summary(self, duration_s: float) -> Summary:
-        st = getattr(self._d.pipeline, "stats", None)
-        writer = getattr(self._d, "writer", None)
-        return Summary(
-            files=st.files_seen if st else 0,
-            parsed=st.parsed if st else 0,
-            cached=st.cache_hits if st else 0,
-            unchanged=st.unchanged if st else 0,
-            deleted=st.deleted if st else 0,
-            errors=st.errors if st else 0,
-            dead_letters=writer.stats.dead_letters if writer else 0,
-            duration_s=duration_s,
-        )
-
     async def _bar(self) -> None:
         started = time.monotonic()
         while True:
-            await asyncio.sleep(self._every_s)
-            pipeline = self._d.pipeline
-            if pipeline is None:
+            await anyio.sleep(self._every_s)
+            snap = self._d.snapshot()
+            if snap.pipeline is None:
                 continue
-            done = pipeline.stats.files_seen
-            total = max(self._d.backfill.stats.events_in, done)
+            done = snap.pipeline.files_seen
+            total = max(snap.backfill.stats.events_in, done)
             self._bar_out.write("\r" + render_bar(done, total, time.monotonic() - started))
             self._bar_out.flush()
 
@@ -117,6 +111,20 @@ class Summary:
     errors: int
     dead_letters: int
     duration_s: float
+
+    @classmethod
+    def of(cls, snap: DaemonSnapshot, duration_s: float) -> Summary:
+        st = snap.pipeline
+        return cls(
+            files=st.files_seen if st else 0,
+            parsed=st.parsed if st else 0,
+            cached=st.cache_hits if st else 0,
+            unchanged=st.unchanged if st else 0,
+            deleted=st.deleted if st else 0,
+            errors=st.errors if st else 0,
+            dead_letters=snap.writer.stats.dead_letters if snap.writer else 0,
+            duration_s=duration_s,
+        )
 
     def line(self) -> str:
         return (

@@ -15,8 +15,11 @@ from typing import Any
 
 import orjson
 
+from lineaged import metric_names as n
 from lineaged.cli.common import add_config_flags, settings_from_args
 from lineaged.cli.exit_codes import ExitCode
+
+TOTAL, INFO = "_total", "_info"  # sample suffixes of counter and info families
 
 EXAMPLES = """examples:
   lineaged status                       # address from ./config.toml or $LINEAGED_CONFIG
@@ -59,33 +62,33 @@ def parse_metrics(text: str) -> Status:
 
 
 def _take(st: Status, name: str, labels: dict[str, str], value: float) -> None:
-    if name == "lineaged_state" and value == 1:
-        st.state = labels.get("lineaged_state", st.state)
-    elif name == "lineaged_healthy":
+    if name == n.STATE and value == 1:
+        st.state = labels.get(n.STATE, st.state)
+    elif name == n.HEALTHY:
         st.healthy = value == 1
-    elif name == "lineaged_up_seconds":
+    elif name == n.UP_SECONDS:
         st.uptime_s = value
-    elif name == "lineaged_loop_heartbeat_age_seconds":
+    elif name == n.HEARTBEAT_AGE:
         st.heartbeat_age_s = value
-    elif name == "lineaged_neo4j_up":
+    elif name == n.NEO4J_UP:
         st.neo4j_up = value == 1
-    elif name == "lineaged_neo4j_waiting_seconds":
+    elif name == n.NEO4J_WAITING:
         st.neo4j_waiting_s = value
-    elif name == "lineaged_queue_depth":
+    elif name == n.QUEUE_DEPTH:
         st.queue[labels["priority"]] = int(value)
-    elif name == "lineaged_pending_files":
+    elif name == n.PENDING_FILES:
         st.pending[labels["source"]] = int(value)
-    elif name == "lineaged_files_total":
+    elif name == n.FILES + TOTAL:
         st.files[labels["outcome"]] = int(value)
-    elif name == "lineaged_dead_letters_total":
+    elif name == n.DEAD_LETTERS + TOTAL:
         st.dead_letters = int(value)
-    elif name == "lineaged_write_rows_total":
+    elif name == n.WRITE_ROWS + TOTAL:
         st.write_rows = int(value)
-    elif name == "lineaged_rss_bytes":
+    elif name == n.RSS_BYTES:
         st.rss_bytes[labels["process"]] = int(value)
-    elif name == "lineaged_log_repeats_suppressed_total":
+    elif name == n.LOG_REPEATS_SUPPRESSED + TOTAL:
         st.log_repeats_suppressed = int(value)
-    elif name == "lineaged_last_error_info":
+    elif name == n.LAST_ERROR + INFO:
         st.last_error = labels.get("message")
 
 

@@ -82,17 +82,29 @@ class GraphWriter:
         self._driver = driver
         self._database = database
         self._dead = dead_letters
-        self.rows_per_tx = rows_per_tx
         self.max_concurrency = max_concurrency
-        self.slow_tx_s = slow_tx_s
-        self._backoff_initial = backoff_initial_s
-        self._backoff_max = backoff_max_s
+        self.configure(
+            rows_per_tx=rows_per_tx,
+            slow_tx_s=slow_tx_s,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
         # Bounds concurrent write transactions across every caller of this writer.
         self._tx_slots = asyncio.Semaphore(max_concurrency)
         # One more transaction, reserved for live edits: a backfill holding every
         # regular slot for seconds must not stand between an edit and the graph.
         self._urgent_slot = asyncio.Semaphore(1)
         self.stats = WriterStats()
+
+    def configure(
+        self, *, rows_per_tx: int, slow_tx_s: float, backoff_initial_s: float, backoff_max_s: float
+    ) -> None:
+        """What can change while running (start-up and SIGHUP); the next transaction
+        uses it. `max_concurrency` sizes a semaphore and needs a restart."""
+        self.rows_per_tx = rows_per_tx
+        self.slow_tx_s = slow_tx_s
+        self._backoff_initial = backoff_initial_s
+        self._backoff_max = backoff_max_s
 
     @property
     def dead_letters(self) -> DeadLetters:

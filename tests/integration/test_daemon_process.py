@@ -330,3 +330,54 @@ async def test_sigterm_mid_ingest_then_restart_matches_a_clean_ingest(
     assert scan.returncode == 0, scan.stderr[-3000:]
     assert f"scan: {n} files" in scan.stdout
     assert await dump(graph) == resumed
+
+
+def slow_sql(statements: int) -> str:
+    """One file whose extraction takes minutes here (~3-12 ms per statement): a worker
+    is busy with it for far longer than the test waits."""
+    return "\n".join(
+        f"INSERT INTO t.x{i} SELECT a, b + c AS d FROM s.y{i} JOIN s.z ON s.z.k = s.y{i}.k;"
+        for i in range(statements)
+    )
+
+
+async def test_second_sigterm_cuts_a_slow_drain_short_and_still_closes(
+    graph: Any, neo4j_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "sql"
+    root.mkdir()
+    (root / "slow.sql").write_text(slow_sql(20_000))
+    # The drain would wait for that parse: a long deadline and task timeout, so only the
+    # second signal can end it early.
+    monkeypatch.setenv("LINEAGED_SERVICE_DRAIN_DEADLINE_S", "600")
+    monkeypatch.setenv("LINEAGED_POOL_TASK_TIMEOUT_S", "900")
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    write_config(cfg, root, tmp_path / "state", port)
+    daemon = DaemonProcess(cfg, neo4j_server, None, tmp_path / "daemon.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while "lineaged_parse_in_flight 1.0" not in http_get(url + "/metrics")[1]:
+            assert time.monotonic() < deadline, daemon.logs()[-3000:]
+            time.sleep(0.2)
+        daemon.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while '"step": "flush_batchers"' not in daemon.logs():
+            assert time.monotonic() < deadline, daemon.logs()[-3000:]
+            time.sleep(0.1)
+        time.sleep(0.5)  # the drain now waits for the worker
+        assert daemon.proc.poll() is None, "the drain ended before the second signal"
+        daemon.signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = daemon.wait(60)
+        took = time.monotonic() - started
+    finally:
+        daemon.kill()
+    logs = daemon.logs()
+    assert code == 143, logs[-3000:]
+    assert took < 30, f"exit took {took:.1f} s after the second SIGTERM"
+    after = logs[logs.index("second_signal_cancelling_drain") :]
+    for step in ("close_driver", "close_cache"):
+        assert f'"step": "{step}"' in after, f"{step} did not run after the second signal"
+    assert "drain_cut_short" in after and "daemon_stopped" in after

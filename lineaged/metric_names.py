@@ -1,0 +1,67 @@
+"""Metric family names, shared by the exporter (metrics.py) and `lineaged status`.
+
+A counter family `X` is exposed as the sample `X_total`; an info family `X` as `X_info`.
+Kept apart from metrics.py so that `lineaged status` does not import the exporter.
+"""
+
+STATE = "lineaged_state"
+UP_SECONDS = "lineaged_up_seconds"
+HEARTBEAT_AGE = "lineaged_loop_heartbeat_age_seconds"
+NEO4J_UP = "lineaged_neo4j_up"
+HEALTHY = "lineaged_healthy"
+LAST_ERROR = "lineaged_last_error"
+LOG_REPEATS_SUPPRESSED = "lineaged_log_repeats_suppressed"
+
+EVENTS = "lineaged_events"
+BATCHES = "lineaged_batches"
+BATCHED_FILES = "lineaged_batched_files"
+PENDING_FILES = "lineaged_pending_files"
+DEDUPE_RATIO = "lineaged_dedupe_ratio"
+CANCELLED_FILES = "lineaged_cancelled_files"
+BATCHES_OPEN = "lineaged_batches_open"
+RESCANS_REQUESTED = "lineaged_rescans_requested"
+RESCANS = "lineaged_rescans"
+WATCH_TROUBLES = "lineaged_watch_troubles"
+
+QUEUE_DEPTH = "lineaged_queue_depth"
+PARSE_IN_FLIGHT = "lineaged_parse_in_flight"
+PARSE_SECONDS = "lineaged_parse_seconds"
+PARSE_SUBMITTED = "lineaged_parse_submitted"
+PARSE_TIMEOUTS = "lineaged_parse_timeouts"
+WORKER_CRASHES = "lineaged_worker_crashes"
+WORKER_RECYCLES = "lineaged_worker_recycles"
+MEMORY_PAUSES = "lineaged_memory_pauses"
+
+FILES = "lineaged_files"
+FILES_SEEN = "lineaged_files_seen"
+PIPELINE_BATCHES = "lineaged_pipeline_batches"
+CACHE_HIT_RATIO = "lineaged_cache_hit_ratio"
+
+WRITE_ROWS = "lineaged_write_rows"
+WRITE_TRANSACTIONS = "lineaged_write_transactions"
+WRITE_ATTEMPTS = "lineaged_write_attempts"
+WRITE_FILES = "lineaged_write_files"
+WRITE_SECONDS = "lineaged_write_seconds"
+WRITE_RETRIES = "lineaged_write_retries"
+WRITE_SPLITS = "lineaged_write_splits"
+DEAD_LETTERS = "lineaged_dead_letters"
+NEO4J_WAITING = "lineaged_neo4j_waiting_seconds"
+SLOW_TRANSACTIONS = "lineaged_write_slow_transactions"
+TX_IN_FLIGHT = "lineaged_write_tx_in_flight"
+TX_WAITING = "lineaged_write_tx_waiting"
+TX_IN_FLIGHT_PEAK = "lineaged_write_tx_in_flight_peak"
+SESSIONS_OPEN = "lineaged_driver_sessions_open"
+CONNECTIONS_IN_USE = "lineaged_driver_connections_in_use"
+CONNECTIONS_IDLE = "lineaged_driver_connections_idle"
+
+SCHEMA_TABLES = "lineaged_schema_tables"
+SCHEMA_CONFLICTS = "lineaged_schema_conflicts"
+SCHEMA_REQUEUED = "lineaged_schema_requeued_files"
+SCHEMA_PROPAGATION_STOPPED = "lineaged_schema_propagation_stopped_files"
+
+RSS_BYTES = "lineaged_rss_bytes"
+WORKERS = "lineaged_workers"
+OPEN_FDS = "lineaged_open_fds"
+
+EVENT_TO_GRAPH = "lineaged_event_to_graph_seconds"
+PARSE_DURATION = "lineaged_parse_duration_seconds"
