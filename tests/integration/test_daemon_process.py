@@ -246,15 +246,16 @@ async def test_notify_metrics_healthz_and_reload(
         daemon.kill()
 
 
-def make_corpus(root: Path, n: int) -> None:
-    # Wide files so that one worker takes a few seconds over the whole tree.
+def make_corpus(root: Path, n: int, *, salt: int = 0) -> None:
+    # Wide files so that one worker takes a few seconds over the whole tree; `salt`
+    # changes every file's content (and hash) without changing its lineage.
     columns = ", ".join(f"c{i}" for i in range(40))
     for i in range(n):
         sub = root / f"d{i % 10}"
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"f{i:04}.sql").write_text(
             f"INSERT INTO mart.t{i} SELECT {columns} FROM raw.s{i % 37} "
-            f"JOIN raw.k{i % 11} USING (c0) WHERE c1 > {i};\n"
+            f"JOIN raw.k{i % 11} USING (c0) WHERE c1 > {i + salt * n};\n"
         )
 
 

@@ -28,18 +28,25 @@ async def test_kill_9_leaves_no_process_behind_and_a_restart_completes_the_graph
     graph: Any, neo4j_server: Any, tmp_path: Path
 ) -> None:
     root = tmp_path / "sql"
-    make_corpus(root, 150)
-    on_disk = disk_shas(root)
     cfg = tmp_path / "config.toml"
     write_config(cfg, root, tmp_path / "state", free_port(), max_batch=20)
     log = tmp_path / "daemon.log"
     rng = random.Random(13)
     kills = 0
-    for at_least in (1, 30, 60):
+    for round_ in range(3):
+        # Every round changes every file, so the graph holds none of this round's content
+        # when the daemon starts: a file written with it proves this daemon is ingesting
+        # (files left by an earlier round must not satisfy the wait before its pool exists).
+        make_corpus(root, 150, salt=round_)
+        on_disk = disk_shas(root)
         daemon = DaemonProcess(cfg, neo4j_server, None, log)
         children: list[psutil.Process] = []
         try:
-            await wait_for(lambda: file_shas(graph), lambda f, n=at_least: len(f) >= n, 90)
+            await wait_for(
+                lambda: file_shas(graph),
+                lambda f, disk=on_disk: any(disk.get(p) == sha for p, sha in f.items()),
+                90,
+            )
             # Somewhere in the middle of parsing and writing, not at a quiet moment.
             await asyncio.sleep(rng.uniform(0, 0.5))
             children = psutil.Process(daemon.proc.pid).children(recursive=True)
