@@ -108,14 +108,13 @@ def handle(args: argparse.Namespace) -> int:
         )
         return ExitCode.PROBLEMS if stats.dead_lettered else ExitCode.OK
     cfg = settings.neo4j
-    from neo4j import GraphDatabase
     from neo4j.exceptions import Neo4jError, ServiceUnavailable
+
+    from lineaged.graph.connect import make_sync_driver
 
     try:
         with (
-            GraphDatabase.driver(
-                cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
-            ) as driver,
+            make_sync_driver(cfg) as driver,
             _open("-" if sender else args.output, whole=not args.follow) as out,
         ):
             driver.verify_connectivity()

@@ -1,4 +1,4 @@
-"""The one place a Neo4j driver is made (daemon, replay, lineage).
+"""The one place a Neo4j driver is made (daemon, replay, lineage, status, dump, export).
 
 `connect()` returns a driver whose connectivity has been verified: transient failures
 (server starting, network away) are retried once a second until the wait runs out,
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from neo4j import AsyncDriver, AsyncGraphDatabase
+from neo4j import AsyncDriver, AsyncGraphDatabase, Driver, GraphDatabase
 
 from lineaged.config import Neo4jSettings
 from lineaged.graph.errors import ErrorKind, classify, describe
@@ -29,6 +29,14 @@ def make_driver(cfg: Neo4jSettings) -> AsyncDriver:
     # Notifications off: the writer's queries are checked by tests (EXPLAIN), and the
     # server's hints would otherwise be logged as warnings on every run.
     return AsyncGraphDatabase.driver(
+        cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
+    )
+
+
+def make_sync_driver(cfg: Neo4jSettings) -> Driver:
+    """The blocking driver, for `export` whose reads and HTTP sends are synchronous; same
+    settings as `make_driver`, so no command sets a driver up its own way."""
+    return GraphDatabase.driver(
         cfg.uri, auth=(cfg.user, cfg.password), notifications_min_severity="OFF"
     )
 
