@@ -215,6 +215,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 # LINEAGED_<SECTION>_<KEY>, e.g. LINEAGED_BATCH_DEBOUNCE_MS=50. The conventional
 # NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD are honoured too (the dev scripts print them).
 _SECTIONS = ("neo4j", "batch", "pool", "watch", "state", "log", "service", "writer", "cache")
+# Variables in the LINEAGED_ namespace that are not settings: scripts/neo4j_local.py's
+# install directory would otherwise read as the unknown setting neo4j.home.
+_NOT_SETTINGS = frozenset({"LINEAGED_NEO4J_HOME"})
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
@@ -223,7 +226,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
         if value := env.get(f"NEO4J_{short.upper()}"):
             out[f"neo4j.{short}"] = value
     for name, value in env.items():
-        if not name.startswith("LINEAGED_"):
+        if not name.startswith("LINEAGED_") or name in _NOT_SETTINGS:
             continue
         rest = name[len("LINEAGED_") :].lower()
         for section in _SECTIONS:

@@ -100,6 +100,13 @@ def test_env_values_are_type_checked(tmp_path: Path) -> None:
         load_settings(write(tmp_path, BASE), env={"LINEAGED_BATCH_MAX_BATCH": "many"})
 
 
+def test_the_dev_scripts_neo4j_home_is_not_read_as_a_setting(tmp_path: Path) -> None:
+    env = {"LINEAGED_NEO4J_HOME": str(tmp_path / "neo4j"), "LINEAGED_BATCH_MAX_BATCH": "9"}
+    assert load_settings(write(tmp_path, BASE), env=env).batch.max_batch == 9
+    with pytest.raises(ConfigError, match=r"neo4j\.hostname"):
+        load_settings(write(tmp_path, BASE), env={"LINEAGED_NEO4J_HOSTNAME": "x"})
+
+
 def test_password_sources_and_never_in_repr(tmp_path: Path) -> None:
     cfg = write(tmp_path, BASE)
     s = load_settings(cfg, env={"NEO4J_PASSWORD": "s3cret"})
