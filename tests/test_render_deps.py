@@ -191,3 +191,24 @@ def test_a_seed_header_change_affects_the_models_reading_it(shop: Path) -> None:
         "models/staging/stg_customers.sql"
     ]
     assert after.cache_key_part("models/staging/stg_customers.sql") != key
+
+
+def test_a_changed_env_var_value_changes_the_render_key_of_the_project(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # env_var() in a macro: a restart with another value must not be served the
+    # cached rendering of the old one (the key holds a digest, never the value).
+    monkeypatch.setenv("LINEAGED_TEST_RAW_SCHEMA", "raw_a")
+    macro = shop / "macros" / "raw_schema.sql"
+    macro.write_text(
+        "{% macro raw_schema() %}{{ env_var('LINEAGED_TEST_RAW_SCHEMA', 'raw') }}{% endmacro %}\n"
+    )
+    path = "models/staging/stg_customers.sql"
+    key_a = render_of(shop).cache_key_part(path)
+    assert "raw_a" not in key_a
+    assert render_of(shop).cache_key_part(path) == key_a
+    monkeypatch.setenv("LINEAGED_TEST_RAW_SCHEMA", "raw_b")
+    key_b = render_of(shop).cache_key_part(path)
+    monkeypatch.delenv("LINEAGED_TEST_RAW_SCHEMA")
+    key_unset = render_of(shop).cache_key_part(path)
+    assert len({key_a, key_b, key_unset}) == 3

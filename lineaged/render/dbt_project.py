@@ -101,6 +101,9 @@ class DbtProject:
     # Fingerprints of what each part of the context came from, for cache keys and
     # change propagation (see lineaged/render/root.py).
     fingerprints: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # Names passed to env_var() anywhere in the project: their values (read from the
+    # daemon's environment, which the workers inherit) are part of every render key.
+    env_vars: tuple[str, ...] = ()
 
     def compiled_for(self, path: str) -> tuple[str, str | None] | None:
         for file, code, relation in self.manifest:
@@ -154,12 +157,16 @@ def load_project(project_dir: Path) -> DbtProject:
             ("test-paths", ["tests"]),
         )
     }
-    prints: dict[str, str] = {PROJECT_FILE: _digest((project_dir / PROJECT_FILE).read_bytes())}
-    props, sources = _properties(project_dir, paths, name, prints)
+    project_bytes = (project_dir / PROJECT_FILE).read_bytes()
+    prints: dict[str, str] = {PROJECT_FILE: _digest(project_bytes)}
+    envs = env_var_names(project_bytes.decode("utf-8", errors="replace"))
+    props, sources = _properties(project_dir, paths, name, prints, envs)
     macros = _macro_files(project_dir, paths["macro-paths"], prints)
+    for _path, text in macros:
+        envs |= env_var_names(text)
     index = _macro_index(macros)
     known = frozenset(n for _f, names, _u in index for n in names)
-    nodes = _nodes(project_dir, paths, name, doc, props, known)
+    nodes = _nodes(project_dir, paths, name, doc, props, known, envs)
     manifest_path = f"{str(doc.get('target-path') or 'target').strip('/')}/manifest.json"
     manifest, manifest_mtime = _manifest(project_dir / manifest_path, prints, manifest_path)
     return DbtProject(
@@ -180,6 +187,7 @@ def load_project(project_dir: Path) -> DbtProject:
         manifest_path=manifest_path,
         manifest_mtime_ns=manifest_mtime,
         fingerprints=tuple(sorted(prints.items())),
+        env_vars=tuple(sorted(envs)),
     )
 
 
@@ -255,7 +263,11 @@ def _project_vars(raw: Any, name: str) -> dict[str, Any]:
 
 
 def _properties(
-    project_dir: Path, paths: dict[str, tuple[str, ...]], name: str, prints: dict[str, str]
+    project_dir: Path,
+    paths: dict[str, tuple[str, ...]],
+    name: str,
+    prints: dict[str, str],
+    envs: set[str],
 ) -> tuple[dict[str, tuple[dict[str, Any], str]], tuple[Source, ...]]:
     """Per-node configs (with the YAML file they came from) from properties YAML
     (`models:`, `seeds:`, `snapshots:`) and every source table from `sources:`."""
@@ -265,7 +277,9 @@ def _properties(
     for path in _walk(project_dir, dirs, (".yml", ".yaml")):
         doc = _read_yaml(path)
         rel = _rel(project_dir, path)
-        prints[rel] = _digest(path.read_bytes())
+        data = path.read_bytes()
+        prints[rel] = _digest(data)
+        envs |= env_var_names(data.decode("utf-8", errors="replace"))
         if not isinstance(doc, dict):
             continue
         for key in ("models", "seeds", "snapshots"):
@@ -298,6 +312,7 @@ def _nodes(
     doc: dict[str, Any],
     props: dict[str, tuple[dict[str, Any], str]],
     macros: frozenset[str],
+    envs: set[str],
 ) -> tuple[Node, ...]:
     nodes: list[Node] = []
     kinds = (
@@ -310,6 +325,7 @@ def _nodes(
         for path in _walk(project_dir, paths[key], (".sql",)):
             rel = _rel(project_dir, path)
             text = path.read_text(encoding="utf-8", errors="replace")
+            envs |= env_var_names(text)
             config = _tree_config(doc.get(section) if section else None, name, rel, paths[key])
             yml_config, yml = props.get(path.stem, ({}, None))
             config.update(yml_config)
@@ -336,6 +352,12 @@ def _nodes(
 _REF = re.compile(r"\bref\s*\(\s*['\"]([^'\"]+)['\"](?:\s*,\s*['\"]([^'\"]+)['\"])?")
 _SOURCE = re.compile(r"\bsource\s*\(\s*['\"]([^'\"]+)['\"]\s*,\s*['\"]([^'\"]+)['\"]")
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_ENV_VAR = re.compile(r"\benv_var\s*\(\s*['\"]([^'\"]+)['\"]")
+
+
+def env_var_names(text: str) -> set[str]:
+    """Environment variables a text reads through env_var('NAME', ...)."""
+    return set(_ENV_VAR.findall(text))
 
 
 def _with_uses(node: Node, text: str, macros: frozenset[str], yml: str | None) -> Node:

@@ -11,6 +11,7 @@ a macro counts as used when its name appears in the text (or, for
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,12 +48,14 @@ class ProjectIndex:
         node = self.by_path.get(path)
         if path in self.uses or path.endswith((".yml", ".yaml")):
             return "context"  # a macro or YAML file renders nothing of its own
+        env = self.env_values()
         if node is None:
             every = sorted(self.prints.get(f, "") for f in self.uses)
-            return _hash(("file", path, p.vars, self.root_vars, every))
+            return _hash(("file", path, p.vars, self.root_vars, every, env))
         parts: list[Any] = [
             ("self", node.config, node.file_config, node.version),
             ("vars", p.vars, self.root_vars),
+            ("env", env),
         ]
         for name in node.refs:
             refs = [
@@ -67,6 +70,15 @@ class ProjectIndex:
         if compiled is not None:
             parts.append(("manifest", compiled, p.manifest_mtime_ns))
         return _hash(parts)
+
+    def env_values(self) -> tuple[tuple[str, str], ...]:
+        """Digests of the env_var() values the project reads (unset = empty), so a
+        restart with a changed environment re-renders instead of serving a stale
+        rendering; digests because a value may be a credential."""
+        return tuple(
+            (name, hashlib.sha256(os.environ.get(name, "\0unset").encode()).hexdigest()[:16])
+            for name in self.project.env_vars
+        )
 
     def depends_on_files(self, node: Node) -> set[str]:
         """Project files whose change can change how `node` renders."""
