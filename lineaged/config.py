@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlglot.dialects.dialect import Dialects
+from lineaged.dialect_names import SQLGLOT_DIALECTS
 
-KNOWN_DIALECTS = frozenset(d.value for d in Dialects if d.value)
+KNOWN_DIALECTS = SQLGLOT_DIALECTS
 
 
 class ConfigError(ValueError):

@@ -6,10 +6,8 @@ Safe while the daemon runs (see lineaged/cache/admin.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -102,6 +100,8 @@ def _guarded(handler: Callable[[argparse.Namespace, Path], int]):
     """Turn the expected failures into one clear line and exit 1, not a traceback."""
 
     def run(args: argparse.Namespace) -> int:
+        import sqlite3
+
         from lineaged.cache import CacheFileMissing, NotACacheFile
 
         path = args.path or default_path(args.config)
@@ -156,6 +156,8 @@ def format_stats(s: FileStats) -> str:
 
 
 def _stats(args: argparse.Namespace, path: Path) -> int:
+    import asyncio
+
     from lineaged.cache import cache_stats
 
     s = asyncio.run(cache_stats(path))
@@ -167,6 +169,8 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
 
 
 def _clear(args: argparse.Namespace, path: Path) -> int:
+    import asyncio
+
     from lineaged.cache import clear_cache
 
     r = asyncio.run(clear_cache(path))
@@ -175,6 +179,8 @@ def _clear(args: argparse.Namespace, path: Path) -> int:
 
 
 def _vacuum(args: argparse.Namespace, path: Path) -> int:
+    import asyncio
+
     from lineaged.cache import vacuum_cache
 
     r = asyncio.run(vacuum_cache(path))
@@ -183,6 +189,8 @@ def _vacuum(args: argparse.Namespace, path: Path) -> int:
 
 
 def _verify(args: argparse.Namespace, path: Path) -> int:
+    import asyncio
+
     from lineaged.cache import verify_cache
 
     r = asyncio.run(verify_cache(path))

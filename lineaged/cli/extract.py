@@ -23,12 +23,12 @@ import orjson
 from lineaged.cli.exit_codes import ExitCode
 from lineaged.cli.extract_roots import FALLBACK_DIALECT
 from lineaged.config import ConfigError, Settings, load_settings
-from lineaged.model import FileLineage
-from lineaged.paths import RootMatcher
 
 if TYPE_CHECKING:
     from lineaged.catalog import Conflict
     from lineaged.cli.extract_roots import FileOptions
+    from lineaged.model import FileLineage
+    from lineaged.paths import RootMatcher
 
 
 def add_parser(subparsers: Any) -> None:

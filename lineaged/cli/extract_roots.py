@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lineaged.config import RootSettings, Settings
-from lineaged.paths import RootMatcher
+if TYPE_CHECKING:
+    from lineaged.config import RootSettings, Settings
+    from lineaged.paths import RootMatcher
 
 FALLBACK_DIALECT = "postgres"
 
@@ -79,4 +81,10 @@ def sql_files(directory: Path, matchers: list[RootMatcher]) -> list[Path]:
 
 
 def matchers(settings: Settings | None) -> list[RootMatcher]:
-    return [RootMatcher(r) for r in settings.roots] if settings is not None else []
+    if settings is None:
+        return []
+    # Imported here: lineaged.paths brings structlog (and asyncio with it), which
+    # `lineaged --help` and an `extract` without a config do not need.
+    from lineaged.paths import RootMatcher
+
+    return [RootMatcher(r) for r in settings.roots]

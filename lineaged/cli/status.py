@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +91,8 @@ def _take(st: Status, name: str, labels: dict[str, str], value: float) -> None:
 
 
 def fetch(url: str, timeout_s: float = 3.0) -> str:
+    import urllib.request
+
     with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=timeout_s) as resp:
         return resp.read().decode()
 
@@ -154,7 +154,7 @@ def handle(args: argparse.Namespace) -> int:
         return ExitCode.CANNOT_START
     try:
         st = parse_metrics(fetch(url, args.timeout))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # urllib's URLError is an OSError
         reason = getattr(exc, "reason", exc)
         print(f"lineaged status: no daemon answering at {url}: {reason}", file=sys.stderr)
         return ExitCode.CANNOT_START

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from sqlglot.dialects.dialect import Dialects
+from lineaged.dialect_names import SQLGLOT_DIALECTS
 
 # Common names that are not sqlglot's.
 ALIASES = {
@@ -31,7 +31,7 @@ ALIASES = {
 
 def known_dialects() -> tuple[str, ...]:
     """Dialect names accepted by extract() (sqlglot's, minus the generic base)."""
-    return tuple(sorted(d.value for d in Dialects if d.value))
+    return tuple(sorted(SQLGLOT_DIALECTS))
 
 
 def unknown_dialect_message(name: str) -> str:

@@ -17,11 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
-import yaml
 
 PROJECT_FILE = "dbt_project.yml"
-# libyaml's safe loader: ~10x the pure-Python one on a large project's properties YAML.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Configs that decide a node's relation and how it is built.
 RELATION_KEYS = (
     "alias",
@@ -219,8 +216,14 @@ def _manifest(
 
 
 def _read_yaml(path: Path) -> Any:
+    # Imported here: settings validation imports this module (via render.root), and
+    # every CLI command validates settings; only dbt roots read YAML.
+    import yaml
+
+    # libyaml's safe loader: ~10x the pure-Python one on a large project's properties YAML.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, UnicodeDecodeError) as exc:
         raise DbtProjectError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
