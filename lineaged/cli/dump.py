@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.common import add_config_flags, ask_graph, settings_from_args
 from lineaged.cli.exit_codes import ExitCode
 
 EXAMPLES = """examples:
@@ -42,27 +42,17 @@ def add_parser(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import anyio
-    from neo4j.exceptions import Neo4jError
-
-    from lineaged.graph.connect import CannotConnect, connected
     from lineaged.graph.dump import dump_lines, integrity_problems
 
     cfg = settings_from_args(args).neo4j
 
-    async def ask() -> list[str] | dict[str, list[str]]:
-        async with connected(cfg, wait_s=0) as driver:
-            if args.check:
-                return await integrity_problems(driver, cfg.database)
-            return await dump_lines(driver, cfg.database)
+    async def ask(driver: Any) -> list[str] | dict[str, list[str]]:
+        if args.check:
+            return await integrity_problems(driver, cfg.database)
+        return await dump_lines(driver, cfg.database)
 
-    try:
-        answer = anyio.run(ask)
-    except CannotConnect as exc:
-        print(f"lineaged dump: {exc}", file=sys.stderr)
-        return ExitCode.CANNOT_START
-    except Neo4jError as exc:
-        print(f"lineaged dump: query failed: {exc.message}", file=sys.stderr)
+    answer = ask_graph("dump", cfg, ask)
+    if answer is None:
         return ExitCode.CANNOT_START
     if isinstance(answer, list):
         sys.stdout.writelines(line + "\n" for line in answer)

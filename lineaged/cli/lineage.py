@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.common import add_config_flags, ask_graph, settings_from_args
 from lineaged.cli.exit_codes import ExitCode
 from lineaged.graph.lineage import MAX_DEPTH, Edge, query_lineage, resolve_column, resolve_table
 
@@ -129,44 +129,32 @@ def add_parser(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import anyio
-    from neo4j.exceptions import Neo4jError
-
-    from lineaged.graph.connect import CannotConnect, connected
     from lineaged.qualified import column_id
 
     cfg = settings_from_args(args).neo4j
 
-    async def ask() -> tuple[str, list[Edge], str | None] | str:
+    async def ask(driver: Any) -> tuple[str, list[Edge], str | None] | str:
         """(the name asked about, its edges, the html page if asked for), or why NAME
         matched nothing."""
-        # One attempt (wait_s=0), so an unreachable server fails in seconds rather
-        # than after the daemon's start-up wait.
-        async with connected(cfg, wait_s=0) as driver:
-            table = await resolve_table(driver, cfg.database, args.name)
-            if table.name is None:
-                return table.explain(args.name)
-            name = table.name
-            if args.column:
-                column = await resolve_column(driver, cfg.database, table.name, args.column)
-                if column.name is None:
-                    return column.explain(f"{table.name}.{args.column}", "column")
-                name = column_id(table.name, column.name)
-            edges, _ = await query_lineage(
-                driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
-            )
-            page = None
-            if args.format == "html":
-                page = await _html(driver, cfg, args, name, edges)
-            return name, edges, page
+        table = await resolve_table(driver, cfg.database, args.name)
+        if table.name is None:
+            return table.explain(args.name)
+        name = table.name
+        if args.column:
+            column = await resolve_column(driver, cfg.database, table.name, args.column)
+            if column.name is None:
+                return column.explain(f"{table.name}.{args.column}", "column")
+            name = column_id(table.name, column.name)
+        edges, _ = await query_lineage(
+            driver, cfg.database, args.direction, name, args.depth, column=bool(args.column)
+        )
+        page = None
+        if args.format == "html":
+            page = await _html(driver, cfg, args, name, edges)
+        return name, edges, page
 
-    try:
-        answer = anyio.run(ask)
-    except CannotConnect as exc:
-        print(f"lineaged lineage: {exc}", file=sys.stderr)
-        return ExitCode.CANNOT_START
-    except Neo4jError as exc:
-        print(f"lineaged lineage: query failed: {exc.message}", file=sys.stderr)
+    answer = ask_graph("lineage", cfg, ask)
+    if answer is None:
         return ExitCode.CANNOT_START
     if isinstance(answer, str):
         print(f"lineaged lineage: {answer}", file=sys.stderr)

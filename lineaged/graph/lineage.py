@@ -145,8 +145,8 @@ async def query_lineage(
 
 
 # Candidates for a typed table name: exact, same ignoring case, or ending in `.NAME`.
-# A scan of Table nodes, not an index seek: this runs once per CLI call, never in the
-# write path.
+# A scan of Table nodes, not an index seek: this runs once per CLI call when the name
+# typed is not exact, never in the write path.
 CANDIDATES_QUERY = """
 MATCH (t:Table)
 WHERE t.name = $name OR toLower(t.name) = $lower OR toLower(t.name) ENDS WITH $suffix
@@ -158,6 +158,13 @@ COLUMNS_QUERY = "MATCH (:Table {name: $table})-[:HAS_COLUMN]->(c:Column) RETURN 
 
 async def resolve_table(driver: AsyncDriver, database: str, asked: str) -> Match:
     """The table NAME means (see graph/name_match.py), with suggestions when none."""
+    # The exact name wins (match_name's rule 1): an index seek, before any scan of
+    # every Table (100-200 ms on a 200,000-table graph).
+    records, _, _ = await driver.execute_query(
+        EXISTS_QUERY["table"], {"name": asked}, database_=database, routing_="r"
+    )
+    if records[0]["n"] > 0:
+        return Match(asked)
     lower = asked.lower()
     params = {"name": asked, "lower": lower, "suffix": "." + lower}
     records, _, _ = await driver.execute_query(
