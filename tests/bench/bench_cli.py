@@ -24,8 +24,8 @@ part). How the graph is built, fast and from real code:
 
 Each lineage run asks about the last table of a different chain (cycling over 5), so
 every answer has edges down to depth 10. `--before DIR` runs the same commands with
-another source tree first on PYTHONPATH (e.g. `git archive main | tar -x -C DIR`), in
-the same run, for before/after ratios.
+another source tree first on PYTHONPATH (e.g. `git archive <commit> lineaged | tar -x
+-C DIR`) in the same run, the two trees taking turns run by run, for before/after ratios.
 
     .venv/bin/python tests/bench/bench_cli.py [--files 100000] [--runs 15] [--keep cli100k]
         [--before /tmp/lineaged-before]
@@ -184,52 +184,62 @@ async def graph_size(uri: str, auth: tuple[str, str]) -> str:
         await driver.close()
 
 
-def timed(argv: list[str], env: dict[str, str], runs: int, warm_ups: int = 2) -> tuple[float, str]:
-    """(median wall seconds of `runs` runs after `warm_ups` runs, last stdout)."""
-    times = []
-    out = ""
-    for k in range(runs + warm_ups):
-        t0 = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=env["BENCH_CWD"])
-        elapsed = time.perf_counter() - t0
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
-        out = done.stdout
-        if k >= warm_ups:
-            times.append(elapsed)
-    return statistics.median(times), out
+def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+    """(wall seconds, stdout) of one whole `lineaged` process."""
+    t0 = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=cwd)
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
+def deepest(out: str) -> int:
+    """The largest DEPTH of a `lineage` table answer (first line is the header)."""
+    return max((int(line.split()[0]) for line in out.splitlines()[1:] if line.strip()), default=0)
 
 
 def measure(
-    label: str, src: Path | None, inst_env: dict[str, str], asked: list[str], small: Path, runs: int
-) -> dict[str, float]:
-    env = {**os.environ, **inst_env, "BENCH_CWD": str(small.parent)}
-    env.pop("LINEAGED_CONFIG", None)
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
-    figures = {}
-    figures["help"], _ = timed([*LINEAGED, "--help"], env, runs)
-    figures["extract"], _ = timed(
-        [*LINEAGED, "extract", str(small), "--dialect", "postgres"], env, runs
-    )
-    lineage = []
-    deepest = 0
+    trees: dict[str, Path | None],
+    inst_env: dict[str, str],
+    asked: list[str],
+    small: Path,
+    runs: int,
+) -> dict[str, dict[str, float]]:
+    """Median wall seconds per tree and command. The trees take turns run by run (and
+    two warm-up rounds are not counted), so a change of machine load hits all alike."""
+    envs = {}
+    for label, src in trees.items():
+        env = {**os.environ, **inst_env}
+        env.pop("LINEAGED_CONFIG", None)
+        if src is not None:
+            env["PYTHONPATH"] = str(src)
+        envs[label] = env
+    times: dict[str, dict[str, list[float]]] = {
+        label: {"help": [], "extract": [], "lineage": []} for label in trees
+    }
+    edges = {}
     for k in range(runs + 2):
         table = asked[k % len(asked)]
-        t, out = timed([*LINEAGED, "lineage", "upstream", table, "--depth", "10"], env, 1, 0)
-        lineage.append(t)
-        depths = [int(line.split()[0]) for line in out.splitlines()[1:] if line.strip()]
-        deepest = max(depths, default=0)
-        if deepest < 10:
-            raise SystemExit(f"{table}: deepest edge at depth {deepest}, expected 10")
-    figures["lineage"] = statistics.median(lineage[2:])
-    print(
-        f"{label:>7}: --help {figures['help'] * 1000:6.0f} ms   "
-        f"extract {figures['extract'] * 1000:6.0f} ms   "
-        f"lineage upstream --depth 10 {figures['lineage'] * 1000:6.0f} ms"
-        f"   (answers: {len(out.splitlines()) - 1} edges, deepest {deepest})"
-    )
-    return figures
+        commands = {
+            "help": [*LINEAGED, "--help"],
+            "extract": [*LINEAGED, "extract", str(small), "--dialect", "postgres"],
+            "lineage": [*LINEAGED, "lineage", "upstream", table, "--depth", "10"],
+        }
+        for label, env in envs.items():
+            for command, argv in commands.items():
+                elapsed, out = run_once(argv, env, small.parent)
+                if k >= 2:
+                    times[label][command].append(elapsed)
+                if command == "lineage":
+                    if deepest(out) < 10:
+                        raise SystemExit(f"{label}: {table}: deepest edge {deepest(out)}, not 10")
+                    edges[table] = len(out.splitlines()) - 1
+    print(f"lineage answers: {', '.join(f'{t} {n} edges' for t, n in edges.items())}")
+    return {
+        label: {command: statistics.median(ts) for command, ts in per.items()}
+        for label, per in times.items()
+    }
 
 
 def main() -> int:
@@ -275,15 +285,22 @@ def main() -> int:
         }
         asked = files.asked(args.files)
         print(f"load average before timing: {os.getloadavg()[0]:.1f} (2-core machine)")
-        before = None
+        trees = {"before": Path(args.before)} if args.before else {}
+        trees["after"] = None  # this tree
+        figures = measure(trees, inst_env, asked, small, args.runs)
+        for label, f in figures.items():
+            print(
+                f"{label:>7}: --help {f['help'] * 1000:5.0f} ms   "
+                f"extract small.sql {f['extract'] * 1000:5.0f} ms   "
+                f"lineage upstream --depth 10 {f['lineage'] * 1000:5.0f} ms"
+                f"   (median of {args.runs})"
+            )
         if args.before:
-            before = measure("before", Path(args.before), inst_env, asked, small, args.runs)
-        after = measure("after", None, inst_env, asked, small, args.runs)
-        if before:
             print(
                 "after/before: "
                 + ", ".join(
-                    f"{k} {after[k] / before[k]:.2f}x" for k in ("help", "extract", "lineage")
+                    f"{k} {figures['after'][k] / figures['before'][k]:.2f}x"
+                    for k in ("help", "extract", "lineage")
                 )
             )
         print(f"load average after timing: {os.getloadavg()[0]:.1f}")
