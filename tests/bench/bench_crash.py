@@ -35,12 +35,7 @@ async def main(files: int, kills: int, seed: int, work: Path, server: Neo4jServe
         report = await crash_rounds(driver, server, work, files=files, kills=kills, seed=seed)
     finally:
         await driver.close()
-    print(
-        f"seed {seed}: {report.kills} kills ({report.killed_behind} with the graph behind "
-        f"the disk), {report.operations} file operations, {report.files} files compared, "
-        f"dump of {report.dump_lines} lines equal to a clean ingest: {report.equal}, "
-        f"integrity problems: {report.problems or 'none'}"
-    )
+    print(report, *report.rounds, sep="\n  ")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,30 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from lineaged.graph.dump import dump_lines, integrity_problems
 
-from .test_daemon_process import DaemonProcess, disk_shas, file_shas, free_port, write_config
+from .test_daemon_process import (
+    DaemonProcess,
+    disk_shas,
+    file_shas,
+    free_port,
+    http_get,
+    write_config,
+)
 
 LINEAGED = Path(sys.executable).with_name("lineaged")
 
 
 @dataclass
 class CrashReport:
+    seed: int = 0
     kills: int = 0
     killed_behind: int = 0  # kills that landed with the graph not yet equal to the disk
     operations: int = 0
@@ -32,6 +43,100 @@ class CrashReport:
     dump_lines: int = 0
     problems: dict[str, list[str]] = field(default_factory=dict)
     equal: bool = False
+    rounds: list[str] = field(default_factory=list)  # one line per daemon start
+
+    def __str__(self) -> str:
+        return (
+            f"seed {self.seed}: {self.kills} kills ({self.killed_behind} with the graph "
+            f"behind the disk), {self.operations} file operations, {self.files} files "
+            f"compared, dump of {self.dump_lines} lines equal to a clean ingest: "
+            f"{self.equal}, integrity problems: {self.problems or 'none'}"
+        )
+
+
+class CrashTestFailed(AssertionError):
+    """A failure that carries everything needed to explain it without a re-run: the
+    seed, what each daemon start did, the last daemon's exit code and own output, and
+    how the graph differed from the disk."""
+
+
+class _Start:
+    """One daemon start: the process, its own metrics port, and where its own output
+    begins in the log that every start of the run appends to.
+
+    Every wait below reads THIS start's output and checks that the process still
+    lives: a wait that a state left by an earlier round could satisfy would send the
+    final SIGTERM before the daemon had even installed its signal handler (it died of
+    the signal with no output at all, exit -15: the CI failure this was written for).
+    Each start gets a fresh port: a killed daemon's port is not reused."""
+
+    def __init__(self, work: Path, root: Path, server: Any, log: Path) -> None:
+        self.port = free_port()
+        config = work / "config.toml"
+        write_config(config, root, work / "state", self.port, max_batch=10)
+        self.offset = log.stat().st_size if log.exists() else 0
+        self.log = log
+        self.began = time.monotonic()
+        self.daemon = DaemonProcess(config, server, None, log, own_group=True)
+
+    @property
+    def pid(self) -> int:
+        return self.daemon.proc.pid
+
+    def output(self) -> str:
+        with self.log.open("rb") as fh:
+            fh.seek(self.offset)
+            return fh.read().decode(errors="replace")
+
+    def age(self) -> float:
+        return time.monotonic() - self.began
+
+    def alive(self) -> None:
+        code = self.daemon.proc.poll()
+        assert code is None, f"daemon pid {self.pid} exited {code}"
+
+    async def logged(self, event: str, timeout: float) -> None:
+        """Until this start's own output holds `event` (a JSON log line's event)."""
+        deadline = time.monotonic() + timeout
+        while f'"event": "{event}"' not in self.output():
+            self.alive()
+            assert time.monotonic() < deadline, f"no {event} within {timeout:.0f} s"
+            await asyncio.sleep(0.05)
+
+    async def idle(self, timeout: float) -> None:
+        """Until /metrics shows nothing pending, queued, parsing or being written, twice
+        in a row half a second apart (a plan's events reach the batcher a moment after
+        the plan is logged)."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 2:
+            self.alive()
+            assert time.monotonic() < deadline, f"not idle within {timeout:.0f} s"
+            quiet = quiet + 1 if await asyncio.to_thread(self._idle_now) else 0
+            await asyncio.sleep(0.5)
+
+    def _idle_now(self) -> bool:
+        code, text = http_get(f"http://127.0.0.1:{self.port}/metrics")
+        if code != 200:
+            return False
+        busy = {"lineaged_pending_files", "lineaged_batches_open", "lineaged_queue_depth"}
+        busy |= {"lineaged_parse_in_flight", "lineaged_write_tx_in_flight"}
+        return all(
+            sample.value == 0
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name in busy
+        )
+
+    def describe(self, lines: int = 40) -> str:
+        own = self.output().splitlines()
+        tail = "\n".join(own[-lines:]) or "(nothing)"
+        code = self.daemon.proc.poll()
+        state = "still running" if code is None else f"exit code {code}"
+        return (
+            f"daemon pid {self.pid}, started {self.age():.1f} s ago, {state}, "
+            f"{len(own)} lines of its own output, the last {min(lines, len(own))}:\n{tail}"
+        )
 
 
 def _text(rng: random.Random, i: int) -> str:
@@ -83,54 +188,105 @@ def _kill_tree(daemon: DaemonProcess) -> None:
     daemon.kill()
 
 
-def _daemon(config: Path, server: Any, log: Path) -> DaemonProcess:
-    return DaemonProcess(config, server, None, log, own_group=True)
+def _sha_differences(graph: dict[str, str | None], disk: dict[str, str], limit: int = 10) -> str:
+    missing = sorted(set(disk) - set(graph))
+    extra = sorted(set(graph) - set(disk))
+    stale = sorted(p for p in set(disk) & set(graph) if graph[p] != disk[p])
+    if not (missing or extra or stale):
+        return "graph files and hashes equal the disk"
+    return "; ".join(
+        f"{what} ({len(paths)}): {paths[:limit]}"
+        for what, paths in (("not in the graph", missing), ("not on disk", extra), ("stale", stale))
+        if paths
+    )
 
 
 async def crash_rounds(
     graph: Any, server: Any, work: Path, *, files: int, kills: int, seed: int
 ) -> CrashReport:
-    rng = random.Random(seed)
-    report = CrashReport()
+    report = CrashReport(seed=seed)
+    last: list[_Start] = []
     root = work / "sql"
+    try:
+        return await _crash_rounds(graph, server, work, root, files, kills, report, last)
+    except Exception as exc:
+        parts = [
+            f"crash test failed (LINEAGED_CRASH_SEED={seed} to repeat): "
+            f"{type(exc).__name__}: {exc}",
+            f"so far: {report}",
+            "daemon starts:",
+            *(f"  {line}" for line in report.rounds),
+        ]
+        if last:
+            parts.append(f"last {last[-1].describe()}")
+        with contextlib.suppress(Exception):
+            parts.append(
+                f"graph vs disk now: {_sha_differences(await file_shas(graph), disk_shas(root))}"
+            )
+        raise CrashTestFailed("\n".join(parts)) from exc
+
+
+async def _crash_rounds(
+    graph: Any,
+    server: Any,
+    work: Path,
+    root: Path,
+    files: int,
+    kills: int,
+    report: CrashReport,
+    last: list[_Start],
+) -> CrashReport:
+    rng = random.Random(report.seed)
     make_tree(root, files, rng)
-    cfg = work / "config.toml"
-    write_config(cfg, root, work / "state", free_port(), max_batch=10)
     log = work / "daemon.log"
 
-    for _ in range(kills):
-        started = log.read_text().count("daemon_ready") if log.exists() else 0
-        daemon = _daemon(cfg, server, log)
+    for n in range(1, kills + 1):
+        run = _Start(work, root, server, log)
+        last.append(run)
+        note = f"round {n}: pid {run.pid}"
         try:
             # Edits land while the daemon starts and reconciles, then while it writes;
             # the kill comes at a random moment after it is ready.
             report.operations += mutate(root, rng, rng.randint(1, 10))
-            while daemon.logs().count("daemon_ready") == started:
-                assert daemon.proc.poll() is None, daemon.logs()[-3000:]
-                await asyncio.sleep(0.05)
+            await run.logged("daemon_ready", timeout=240)
+            note += f", ready after {run.age():.1f} s"
             for _step in range(rng.randint(0, 3)):
                 await asyncio.sleep(rng.uniform(0.0, 0.8))
                 report.operations += mutate(root, rng, rng.randint(1, 15))
             await asyncio.sleep(rng.uniform(0.0, 1.0))
-            if await file_shas(graph) != disk_shas(root):
+            if behind := await file_shas(graph) != disk_shas(root):
                 report.killed_behind += 1
+            state = "behind" if behind else "equal to"
+            note += f", killed at {run.age():.1f} s with the graph {state} the disk"
         finally:
-            _kill_tree(daemon)
+            _kill_tree(run.daemon)
         report.kills += 1
-        report.operations += mutate(root, rng, rng.randint(0, 10))  # while it is down
+        down = mutate(root, rng, rng.randint(0, 10))  # while it is down
+        report.operations += down
+        report.rounds.append(f"{note}; {down} file operations while it was down")
 
     on_disk = disk_shas(root)
     report.files = len(on_disk)
-    daemon = _daemon(cfg, server, log)
+    run = _Start(work, root, server, log)
+    last.append(run)
+    report.rounds.append(
+        f"final: pid {run.pid}, at its start: {_sha_differences(await file_shas(graph), on_disk)}"
+    )
     try:
-        deadline = asyncio.get_running_loop().time() + 240
+        # This daemon's own start-up reconcile, whatever the graph already holds (the
+        # killed one may have caught up, and nothing changed while it was down).
+        await run.logged("reconcile_planned", timeout=240)
+        deadline = time.monotonic() + 240
         while await file_shas(graph) != on_disk:
-            assert asyncio.get_running_loop().time() < deadline, daemon.logs()[-3000:]
+            run.alive()
+            assert time.monotonic() < deadline, "the graph did not catch up within 240 s"
             await asyncio.sleep(0.2)
-        daemon.signal(signal.SIGTERM)
-        assert daemon.wait(60) == 0, daemon.logs()[-3000:]
+        await run.idle(timeout=120)
+        run.daemon.signal(signal.SIGTERM)
+        code = run.daemon.wait(120)
+        assert code == 0, f"the final daemon exited {code} on SIGTERM"
     finally:
-        daemon.kill()
+        run.daemon.kill()
     resumed = await dump_lines(graph)
     report.problems = await integrity_problems(graph)
 
@@ -143,6 +299,7 @@ async def crash_rounds(
         "NEO4J_PASSWORD": server.password,
     }
     env.pop("NOTIFY_SOCKET", None)
+    cfg = work / "config.toml"
     write_config(cfg, root, work / "clean-state", free_port())
     scan = await asyncio.to_thread(
         subprocess.run,
@@ -152,14 +309,24 @@ async def crash_rounds(
         text=True,
         timeout=600,
     )
-    assert scan.returncode == 0, scan.stderr[-3000:]
+    assert scan.returncode == 0, f"the clean scan exited {scan.returncode}: {scan.stderr[-3000:]}"
     clean = await dump_lines(graph)
     report.dump_lines = len(clean)
     report.equal = clean == resumed
     if not report.equal:
-        diff = sorted(set(clean) ^ set(resumed))[:20]
-        raise AssertionError(f"dump after crashes differs from a clean ingest: {diff}")
+        only_clean = sorted(set(clean) - set(resumed))
+        only_resumed = sorted(set(resumed) - set(clean))
+        raise AssertionError(
+            f"dump after crashes differs from a clean ingest: {len(only_clean)} lines only "
+            f"in the clean ingest, e.g. {_cut(only_clean)}; {len(only_resumed)} only after "
+            f"the crashes, e.g. {_cut(only_resumed)}"
+        )
+    assert not report.problems, f"integrity problems: {report.problems}"
     return report
+
+
+def _cut(lines: list[str], n: int = 8, width: int = 300) -> list[str]:
+    return [line[:width] for line in lines[:n]]
 
 
 async def clear(graph: Any) -> None:
