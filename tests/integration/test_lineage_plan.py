@@ -85,6 +85,57 @@ async def test_the_plan_check_catches_a_scan_and_an_unbounded_walk(graph: Any) -
     assert any(p.startswith("unbounded") for p in problems), problems
 
 
+# Runs the real main() with socket.connect counted (the async driver's sock_connect
+# ends in socket.connect too), then prints the count on stderr's last line.
+COUNT_CONNECTS = """
+import socket, sys
+connects = []
+real = socket.socket.connect
+def connect(sock, address):
+    connects.append(address)
+    return real(sock, address)
+socket.socket.connect = connect
+from lineaged.cli.app import main
+code = main(sys.argv[1:])
+print(f"\\n{code} {len(connects)}", file=sys.stderr)
+"""
+
+
+def _env(neo4j_server: Any) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_server.uri,
+        "NEO4J_USER": neo4j_server.user,
+        "NEO4J_PASSWORD": neo4j_server.password,
+    }
+    env.pop("LINEAGED_CONFIG", None)
+    return env
+
+
+async def test_a_read_only_command_makes_one_connection(graph: Any, neo4j_server: Any) -> None:
+    await graph.execute_query(
+        "CREATE (:Table {name: 'raw.a'})<-[:READS]-(:Statement {id: 'f#0', file: 'f'})"
+        "-[:WRITES]->(:Table {name: 'mart.b'})"
+    )
+    for argv in (
+        ["lineage", "upstream", "mart.b"],  # exact name, lineage query
+        ["lineage", "upstream", "MART.B", "--format", "html"],  # name scan, html view reads
+        ["lineage", "downstream", "nothing.here"],  # all-name scan for suggestions
+        ["dump", "--check"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", COUNT_CONNECTS, *argv],
+            env=_env(neo4j_server),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        code, connects = done.stderr.splitlines()[-1].split()
+        assert code in ("0", "1"), (argv, done.stderr)
+        assert connects == "1", (argv, done.stderr)
+
+
 async def _schema(graph: Any) -> list[tuple[str, ...]]:
     indexes = await graph.execute_query("SHOW INDEXES YIELD name, type RETURN name, type")
     constraints = await graph.execute_query("SHOW CONSTRAINTS YIELD name RETURN name")
@@ -99,13 +150,7 @@ async def test_read_only_commands_do_no_schema_work(graph: Any, neo4j_server: An
         await graph.execute_query(f"DROP INDEX {name} IF EXISTS")
     before = await _schema(graph)
     assert all(r[1:] == ("LOOKUP",) for r in before), before
-    env = {
-        **os.environ,
-        "NEO4J_URI": neo4j_server.uri,
-        "NEO4J_USER": neo4j_server.user,
-        "NEO4J_PASSWORD": neo4j_server.password,
-    }
-    env.pop("LINEAGED_CONFIG", None)
+    env = _env(neo4j_server)
     try:
         for argv in (
             ["lineage", "upstream", "raw.a"],
