@@ -8,16 +8,11 @@ a command an operator runs, never run by the daemon.
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import orjson
-from neo4j import AsyncDriver
-
-from lineaged.cli.exit_codes import ExitCode
-from lineaged.config import Settings
-from lineaged.graph.connect import CannotConnect, connected
+if TYPE_CHECKING:
+    from neo4j import AsyncDriver
 
 FILES_WITH_ERRORS = """
 MATCH (f:File)
@@ -46,26 +41,5 @@ class FileError:
 
 
 async def files_with_errors(driver: AsyncDriver, database: str) -> list[FileError]:
-    records, _, _ = await driver.execute_query(FILES_WITH_ERRORS, database_=database)
+    records, _, _ = await driver.execute_query(FILES_WITH_ERRORS, database_=database, routing_="r")
     return [FileError(**r.data()) for r in records]
-
-
-async def _fetch(settings: Settings) -> list[FileError]:
-    async with connected(settings.neo4j) as driver:
-        return await files_with_errors(driver, settings.neo4j.database)
-
-
-def print_errors(settings: Settings, as_json: bool) -> int:
-    """Print the list; exit code 1 when there is any, 3 when Neo4j is unreachable."""
-    try:
-        errors = asyncio.run(_fetch(settings))
-    except CannotConnect as exc:
-        print(f"lineaged status: {exc}", file=sys.stderr)
-        return ExitCode.CANNOT_START
-    if as_json:
-        sys.stdout.buffer.write(orjson.dumps([asdict(e) for e in errors]) + b"\n")
-    else:
-        for e in errors:
-            print(e.line())
-        print(f"{len(errors)} file(s) with errors")
-    return ExitCode.PROBLEMS if errors else ExitCode.OK

@@ -40,6 +40,19 @@ def test_status_exits_3_when_no_daemon_answers(capsys) -> None:
     assert "no daemon answering" in capsys.readouterr().err
 
 
+def test_status_errors_exits_3_with_one_line_when_neo4j_is_unreachable(
+    capsys, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./config.toml
+    monkeypatch.delenv("LINEAGED_CONFIG", raising=False)
+    monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NEO4J_PASSWORD", "x")
+    assert main(["status", "--errors"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("lineaged status: cannot reach Neo4j at bolt://127.0.0.1:")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_status_reports_state_and_exit_code(capsys) -> None:
     daemon = Daemon(Settings())  # not started: no stages, only its health and metrics
     m = daemon.metrics

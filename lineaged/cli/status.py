@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from lineaged import metric_names as n
-from lineaged.cli.common import add_config_flags, settings_from_args
+from lineaged.cli.common import add_config_flags, ask_graph, settings_from_args
 from lineaged.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from lineaged.config import Neo4jSettings
 
 TOTAL, INFO = "_total", "_info"  # sample suffixes of counter and info families
 
@@ -145,9 +148,7 @@ def add_parser(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     if args.errors:
-        from lineaged.file_errors import print_errors
-
-        return print_errors(settings_from_args(args), args.json)
+        return print_errors(settings_from_args(args).neo4j, args.json)
     url = args.url or _url_from_config(args)
     if url is None:
         print("lineaged status: metrics are disabled (service.metrics_address)", file=sys.stderr)
@@ -174,3 +175,22 @@ def _url_from_config(args: argparse.Namespace) -> str | None:
     host, port = where
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{port}"
+
+
+def print_errors(cfg: Neo4jSettings, as_json: bool) -> int:
+    """`--errors`: the files whose lineage carries an error, from the graph; exit 1
+    when there is any, 3 when Neo4j cannot answer."""
+    from dataclasses import asdict
+
+    from lineaged.file_errors import files_with_errors
+
+    errors = ask_graph("status", cfg, lambda driver: files_with_errors(driver, cfg.database))
+    if errors is None:
+        return ExitCode.CANNOT_START
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps([asdict(e) for e in errors]) + b"\n")
+    else:
+        for e in errors:
+            print(e.line())
+        print(f"{len(errors)} file(s) with errors")
+    return ExitCode.PROBLEMS if errors else ExitCode.OK
