@@ -28,7 +28,6 @@ Anything not written is picked up by the next start's reconcile: the graph is th
 from __future__ import annotations
 
 import copy
-import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -52,11 +51,11 @@ from lineaged.graph.stats import driver_pool_stats
 from lineaged.graph.writer import GraphWriter, WriterFatalError
 from lineaged.metrics import Metrics
 from lineaged.metrics_http import MetricsServer, parse_address
-from lineaged.model import FileState
+from lineaged.model import GraphFile
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
-from lineaged.reconcile import CurrentCheck, RescanScheduler, plan_root
+from lineaged.reconcile import RescanScheduler, StatKey, Vouch, plan_root, vouched
 from lineaged.reload import keep_restart_only, plan_reload
 from lineaged.sdnotify import Notifier
 from lineaged.snapshot import (
@@ -697,36 +696,36 @@ class Daemon:
 
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None
-        plan = await plan_root(matcher, self.writer.root_files, await self._current_check(matcher))
+        vouch = self._vouch(matcher) if self.cache is not None else None
+        plan = await plan_root(matcher, self.writer.root_files, vouch)
         # Definitions before their readers, so a cold start extracts most files once.
         for ev in await anyio.to_thread.run_sync(order_events, plan.events):
             self.backfill.add(ev)
 
-    async def _current_check(self, matcher: RootMatcher) -> CurrentCheck | None:
+    def _vouch(self, matcher: RootMatcher) -> Vouch:
         """A file whose stat the stat cache recognises, and whose hash the graph already
-        holds (for this extractor version), needs neither reading nor parsing."""
-        if self.cache is None:
-            return None
-        from lineaged.cache import unchanged
+        holds (for this extractor version and render context, and computed with the
+        schema catalog's current columns), needs neither reading nor parsing."""
         from lineaged.extract import EXTRACTOR_VERSION
 
-        entries = await self.cache.stat_cache.get_root(matcher.root.name)
+        assert self.cache is not None
+        stat_cache = self.cache.stat_cache
+        root = matcher.root.name
+        schema = self.schema
 
-        def is_current(rel: str, st: os.stat_result, state: FileState | None) -> bool:
-            entry = entries.get(rel)
-            if state is None or entry is None or not unchanged(entry, st):
-                return False
-            file_id = f"{matcher.root.name}:{rel}"
+        def version_of(rel: str) -> str:
             # "+r<hash>" records the render context (dbt macros, YAML, ...): a file
             # whose context changed while the daemon was down is read again.
-            version = EXTRACTOR_VERSION + self._render_suffix(matcher.root.name, rel)
-            return state.is_current(
-                entry.sha256,
-                version,
-                schema_current=lambda: self.schema.is_current(file_id, entry.sha256),
-            )
+            return EXTRACTOR_VERSION + self._render_suffix(root, rel)
 
-        return is_current
+        def schema_current(rel: str, sha256: str) -> bool:
+            return schema.is_current(f"{root}:{rel}", sha256)
+
+        async def vouch(known: dict[str, GraphFile]) -> dict[str, StatKey]:
+            trusted = await stat_cache.trusted(root)
+            return vouched(known, trusted, version_of, schema_current)
+
+        return vouch
 
     def _render_suffix(self, root: str, rel: str) -> str:
         ctx = self.pipeline.roots.get(root) if self.pipeline is not None else None

@@ -272,3 +272,12 @@ class FileState:
         if self.sha256 != sha256 or self.extractor_version != extractor_version:
             return False
         return schema_current is None or schema_current()
+
+
+# What the graph holds of one file as a root's listing gives it (GraphWriter.root_files):
+# the content hash its lineage came from, the extractor version that made it (None when
+# written under another graph model) and the content the graph refused -- FileState's
+# fields as a plain tuple: a warm restart reads one per file of the root, and 100k
+# dataclass instances cost more than the rest of the comparison.
+GraphFile = tuple[str | None, str | None, str | None]
+GRAPH_SHA, GRAPH_VERSION, GRAPH_FAILED = 0, 1, 2

@@ -56,8 +56,9 @@ class RootMatcher:
     def __init__(self, root: RootSettings) -> None:
         self.root = root
         self.base = str(root.path)
-        self._include = [glob_to_regex(p) for p in root.include]
-        self._exclude = [glob_to_regex(p) for p in root.exclude]
+        # One alternation per list: a walk matches every file of the root against them.
+        self._include = _any_of(root.include)
+        self._exclude = _any_of(root.exclude)
         self._critical = [glob_to_regex(p) for p in root.critical]
         self.follow_symlinks = root.follow_symlinks
         self._real_base = os.path.realpath(self.base)
@@ -70,9 +71,9 @@ class RootMatcher:
         return abs_path[len(self.base) + 1 :].replace(os.sep, "/")
 
     def matches(self, rel: str) -> bool:
-        if not any(rx.match(rel) for rx in self._include):
+        if self._include is None or not self._include.match(rel):
             return False
-        return not any(rx.match(rel) for rx in self._exclude)
+        return self._exclude is None or not self._exclude.match(rel)
 
     def ref_for(self, abs_path: str) -> FileRef | None:
         rel = self.relative(abs_path)
@@ -101,8 +102,14 @@ class RootMatcher:
         """Yield (relative path, stat) of every matching file, applying the symlink
         policy. The stat is the target's for a followed link, so that an edit of the
         target changes it."""
+        # The hot loop of every warm restart and rescan (one pass per file of the root):
+        # plain files and directories are told apart by the listing's d_type (no system
+        # call), the relative path is the directory's prefix plus the name, and the one
+        # stat per file is the DirEntry's. Symlinks take the careful path (`_visit`).
         stack = [self.base]
         seen_dirs = {_dir_key(self.base)}
+        matches = self.matches
+        prefix_len = len(self.base) + 1
         while stack:
             directory = stack.pop()
             try:
@@ -113,13 +120,23 @@ class RootMatcher:
                 self._unreadable(directory, exc)
                 continue
             self._unreadable_logged.discard(directory)
+            prefix = (
+                directory[prefix_len:].replace(os.sep, "/") + "/" if directory != self.base else ""
+            )
             for entry in entries:
                 try:
-                    found = self._visit(entry, stack, seen_dirs)
+                    if entry.is_symlink():
+                        found = self._visit(entry, stack, seen_dirs)
+                        if found is not None:
+                            yield found
+                    elif entry.is_file(follow_symlinks=False):
+                        rel = prefix + entry.name
+                        if matches(rel):
+                            yield rel, entry.stat(follow_symlinks=False)
+                    elif entry.is_dir(follow_symlinks=False):
+                        self._descend(entry.path, stack, seen_dirs)
                 except OSError:
                     continue  # vanished between listing and stat, or a dangling link
-                if found is not None:
-                    yield found
 
     def _unreadable(self, directory: str, exc: OSError) -> None:
         """Once per directory until it becomes readable again: its files are missing
@@ -144,17 +161,7 @@ class RootMatcher:
         if entry.is_dir(follow_symlinks=True):
             if link and (not self.follow_symlinks or self.leads_inside(entry.path)):
                 return None
-            key = _dir_key(entry.path)
-            if key not in seen_dirs:
-                seen_dirs.add(key)
-                stack.append(entry.path)
-            elif key not in self._loops_logged:  # a link back up the tree: walked once
-                self._loops_logged.add(key)
-                log.warning(
-                    "directory_loop_skipped",
-                    path=entry.path,
-                    error="directory already walked under another path (a link loop?)",
-                )
+            self._descend(entry.path, stack, seen_dirs)
             return None
         if not entry.is_file(follow_symlinks=True):
             return None
@@ -162,6 +169,25 @@ class RootMatcher:
         if rel is None or not self.matches(rel):
             return None
         return rel, entry.stat(follow_symlinks=True)
+
+    def _descend(self, path: str, stack: list[str], seen_dirs: set[tuple[int, int]]) -> None:
+        key = _dir_key(path)
+        if key not in seen_dirs:
+            seen_dirs.add(key)
+            stack.append(path)
+        elif key not in self._loops_logged:  # a link back up the tree: walked once
+            self._loops_logged.add(key)
+            log.warning(
+                "directory_loop_skipped",
+                path=path,
+                error="directory already walked under another path (a link loop?)",
+            )
+
+
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{glob_to_regex(p).pattern})" for p in patterns))
 
 
 def _dir_key(path: str) -> tuple[int, int]:

@@ -15,15 +15,24 @@ refused watch, the periodic backstop): with the stat cache it costs one walk wit
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from lineaged.model import Change, FileEvent, FileRef, FileState, Priority
+from lineaged.cache.stat_cache import stat_key
+from lineaged.model import (
+    GRAPH_FAILED,
+    GRAPH_SHA,
+    GRAPH_VERSION,
+    Change,
+    FileEvent,
+    FileRef,
+    GraphFile,
+    Priority,
+)
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import file_event
 
@@ -43,29 +52,71 @@ class ReconcilePlan:
         return sum(1 for e in self.events if e.change is Change.DELETED)
 
 
-# (relative path, its stat, the graph's state of it or None) -> True when the file is
-# known to be current without reading it (the stat cache vouches for its hash).
-CurrentCheck = Callable[[str, os.stat_result, FileState | None], bool]
+# A file's (size, mtime_ns, inode): the stat the stat cache vouches for.
+StatKey = tuple[int, int, int]
+# The stat cache's trusted (not racily clean) rows of a root:
+# (path, size, mtime_ns, inode, sha256).
+TrustedRow = tuple[str, int, int, int, str]
+# Given the graph's files of a root, the files that need no reading when their stat
+# still is the vouched one: path -> (size, mtime_ns, inode).
+Vouch = Callable[[dict[str, GraphFile]], Awaitable[dict[str, StatKey]]]
+
+
+def vouched(
+    graph: dict[str, GraphFile],
+    trusted: Iterable[TrustedRow],
+    version_of: Callable[[str], str],
+    schema_current: Callable[[str, str], bool] | None = None,
+) -> dict[str, StatKey]:
+    """path -> the stat under which the file needs nothing: the stat cache recorded
+    that stat with hash H, and the graph holds H's lineage from `version_of(path)`
+    (computed with the schema catalog's current columns when `schema_current` is given),
+    or refused exactly H (FileState.is_current, one rule). One pass, no objects."""
+    out: dict[str, StatKey] = {}
+    get = graph.get
+    for path, size, mtime_ns, inode, sha256 in trusted:
+        state = get(path)
+        if state is None:
+            continue
+        if sha256 == state[GRAPH_FAILED] or (
+            sha256 == state[GRAPH_SHA]
+            and state[GRAPH_VERSION] == version_of(path)
+            and (schema_current is None or schema_current(path, sha256))
+        ):
+            out[path] = (size, mtime_ns, inode)
+    return out
+
+
+def walk_and_compare(
+    matcher: RootMatcher, current: dict[str, StatKey]
+) -> tuple[set[str], list[str]]:
+    """Walk the root (in a thread): every matching path, and those whose stat is not
+    the one `current` vouches for (new, changed, or not vouched for)."""
+    on_disk: set[str] = set()
+    stale: list[str] = []
+    seen, get = on_disk.add, current.get
+    for rel, st in matcher.walk():
+        seen(rel)
+        if get(rel) != stat_key(st):
+            stale.append(rel)
+    return on_disk, stale
 
 
 async def plan_root(
     matcher: RootMatcher,
-    graph_paths: Callable[[str], Awaitable[dict[str, FileState]]],
-    is_current: CurrentCheck | None = None,
+    graph_files: Callable[[str], Awaitable[dict[str, GraphFile]]],
+    vouch: Vouch | None = None,
 ) -> ReconcilePlan:
     name = matcher.root.name
     # The graph first, then the disk: a file created and ingested between the two looks
     # new (harmless, its hash matches) instead of deleted (wrong).
-    known = await graph_paths(name)
-    disk = await asyncio.to_thread(lambda: list(matcher.walk()))
-    disk_paths = [rel for rel, _st in disk]
-    stale = sorted(
-        rel for rel, st in disk if is_current is None or not is_current(rel, st, known.get(rel))
-    )
+    known = await graph_files(name)
+    current = await vouch(known) if vouch is not None and known else {}
+    on_disk, stale = await asyncio.to_thread(walk_and_compare, matcher, current)
+    stale.sort()
     events = [_event(matcher, rel, Change.CHANGED) for rel in stale]
-    on_disk = set(disk_paths)
-    events.extend(_event(matcher, rel, Change.DELETED) for rel in sorted(set(known) - on_disk))
-    plan = ReconcilePlan(name, len(disk_paths), len(known), events, len(disk_paths) - len(stale))
+    events.extend(_event(matcher, rel, Change.DELETED) for rel in sorted(known.keys() - on_disk))
+    plan = ReconcilePlan(name, len(on_disk), len(known), events, len(on_disk) - len(stale))
     log.info(
         "reconcile_planned",
         root=name,

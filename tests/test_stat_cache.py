@@ -1,4 +1,4 @@
-"""StatCache and `unchanged`: the warm-restart shortcut must never hide a change."""
+"""StatCache: the warm-restart shortcut must never hide a change."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lineaged.cache import RACY_WINDOW_NS, ParseCache, StatEntry, unchanged
+from lineaged.cache import RACY_WINDOW_NS, ParseCache, StatEntry
 
 LATER = 10 * RACY_WINDOW_NS  # a checked_ns safely after any mtime in these tests
 
@@ -18,11 +18,6 @@ async def cache(tmp_path: Path):
     cache = await ParseCache.open(tmp_path / "cache.sqlite", busy_timeout_ms=200)
     yield cache
     await cache.close()
-
-
-def entry_for(path: Path, sha: str = "sha") -> StatEntry:
-    st = os.stat(path)
-    return StatEntry.from_stat(st, sha, checked_ns=st.st_mtime_ns + LATER)
 
 
 async def test_put_get_per_root(cache: ParseCache) -> None:
@@ -87,64 +82,43 @@ async def test_degraded_stat_cache_is_empty_and_ignores_writes(tmp_path: Path) -
         assert list(await cache.stat_cache.get_root("r")) == ["a.sql"]
 
 
-# ---- unchanged --------------------------------------------------------------------------
+# ---- trusted: what a warm restart compares (tests/test_reconcile.py: the comparison) --
 
 
-def test_unchanged_for_an_untouched_file(tmp_path: Path) -> None:
-    f = tmp_path / "a.sql"
-    f.write_text("select 1")
-    assert unchanged(entry_for(f), os.stat(f))
+async def test_trusted_leaves_out_racily_clean_entries(cache: ParseCache) -> None:
+    settled = StatEntry(10, 1_000, 7, "aa", 1_000 + RACY_WINDOW_NS)
+    racy = StatEntry(20, 2_000, 8, "bb", 2_000 + RACY_WINDOW_NS - 1)
+    await cache.stat_cache.put_many("r", {"a.sql": settled, "b.sql": racy})
+    await cache.stat_cache.put_many("s", {"c.sql": settled})
+    assert await cache.stat_cache.trusted("r") == [("a.sql", 10, 1_000, 7, "aa")]
+    assert [racy.racy, settled.racy] == [True, False]
 
 
-def test_missing_entry_is_changed(tmp_path: Path) -> None:
-    f = tmp_path / "a.sql"
-    f.write_text("select 1")
-    assert not unchanged(None, os.stat(f))
+async def test_trusted_of_20000_entries_is_one_query(cache: ParseCache) -> None:
+    entries = {f"f{i}.sql": StatEntry(i, i, i, f"{i:064x}", i + LATER) for i in range(20_000)}
+    await cache.stat_cache.put_many("big", entries)
+    statements: list[str] = []
+    await cache._store.conn.set_trace_callback(statements.append)
+    rows = await cache.stat_cache.trusted("big")
+    await cache._store.conn.set_trace_callback(None)
+    assert len(rows) == 20_000 and len(statements) == 1
+    assert {p: (s, m, i, h) for p, s, m, i, h in rows} == {
+        p: (e.size, e.mtime_ns, e.inode, e.sha256) for p, e in entries.items()
+    }
 
 
-def test_size_change_is_seen(tmp_path: Path) -> None:
-    f = tmp_path / "a.sql"
-    f.write_text("select 1")
-    entry = entry_for(f)
-    mtime = os.stat(f).st_mtime_ns
-    f.write_text("select 12")
-    os.utime(f, ns=(mtime, mtime))  # same mtime: only the size tells
-    assert not unchanged(entry, os.stat(f))
-
-
-def test_mtime_change_is_seen(tmp_path: Path) -> None:
-    f = tmp_path / "a.sql"
-    f.write_text("select 1")
-    entry = entry_for(f)
-    f.write_text("select 2")  # same size
-    st = os.stat(f)
-    os.utime(f, ns=(st.st_atime_ns, entry.mtime_ns + 1))
-    assert not unchanged(entry, os.stat(f))
-
-
-def test_inode_change_is_seen(tmp_path: Path) -> None:
-    f = tmp_path / "a.sql"
-    f.write_text("select 1")
-    entry = entry_for(f)
-    replacement = tmp_path / "tmp.sql"
-    replacement.write_text("select 2")  # same size; an editor's atomic save
-    os.utime(replacement, ns=(entry.mtime_ns, entry.mtime_ns))
-    keep_inode_alive = tmp_path / "old.sql"
-    os.link(f, keep_inode_alive)  # so the new file cannot reuse the old inode number
-    os.replace(replacement, f)
-    st = os.stat(f)
-    assert (st.st_size, st.st_mtime_ns) == (entry.size, entry.mtime_ns)
-    assert not unchanged(entry, st)
-
-
-def test_racily_clean_entry_is_not_trusted(tmp_path: Path) -> None:
-    f = tmp_path / "a.sql"
-    f.write_text("select 1")
-    st = os.stat(f)
-    racy = StatEntry.from_stat(st, "sha", checked_ns=st.st_mtime_ns + RACY_WINDOW_NS - 1)
-    settled = StatEntry.from_stat(st, "sha", checked_ns=st.st_mtime_ns + RACY_WINDOW_NS)
-    assert racy.racy and not unchanged(racy, st)
-    assert not settled.racy and unchanged(settled, st)
+async def test_degraded_stat_cache_trusts_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    async with await ParseCache.open(path) as cache:
+        await cache.stat_cache.put_many("r", {"a.sql": StatEntry(1, 2, 3, "x", 2 + LATER)})
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        async with await ParseCache.open(path, busy_timeout_ms=100) as cache:
+            assert cache.degraded
+            assert await cache.stat_cache.trusted("r") == []
+    finally:
+        other.close()
 
 
 def test_from_stat_defaults_checked_ns_to_now(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from lineaged.cache.admin import (
 from lineaged.cache.codec import CodecError, cache_key, decode, encode
 from lineaged.cache.parse_cache import CacheStats, ParseCache
 from lineaged.cache.schema import SCHEMA_VERSION
-from lineaged.cache.stat_cache import RACY_WINDOW_NS, StatCache, StatEntry, unchanged
+from lineaged.cache.stat_cache import RACY_WINDOW_NS, StatCache, StatEntry, stat_key
 from lineaged.cache.store import CacheStore
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "clear_cache",
     "decode",
     "encode",
-    "unchanged",
+    "stat_key",
     "vacuum_cache",
     "verify_cache",
 ]

@@ -1,19 +1,26 @@
 """Cache keys and the stored encoding of a FileLineage.
 
-Encoding: orjson of `FileLineage.to_dict()` (the public JSON shape, so a stored value is
-readable with `sqlite3` + `zlib`), compressed with zlib level 1 once it is big enough to
-gain. A one-byte tag in front says which, so old rows stay readable if this changes.
+A one-byte tag in front of every stored value says how it is encoded, so rows written
+by an older lineaged stay readable after the encoding changes (the cache file's schema
+version is about its tables; the tag is the value's format version):
 
-Why zlib-1 (tests/bench/bench_cache.py, realistic warehouse lineage, Python 3.11):
-    1 stmt x 5 cols    json 1.3 KB -> 0.37 KB  (3.5x)   encode 11 us, decode 13 us
-    1 stmt x 36 cols   json 7.4 KB -> 0.94 KB  (7.8x)   encode 26 us, decode 45 us
-    4 stmt x 36 cols   json 28 KB  -> 3.3 KB   (8.7x)   encode 75 us, decode 156 us
-Column edges repeat fully-qualified names and dict keys, so JSON shrinks 3-10x: that is
-3-10x more entries under the same byte bound and fewer pages per batched get. Of a
-~58 us decode (2 x 24 columns), zlib is 10 us, orjson 14, FileLineage.from_dict 31, so
-compression is not what limits hit throughput. Level 6 saved only ~20 % more at 2-4x
-the encode time. Pickle was larger than JSON (no dedup) and would tie the on-disk
-format to class layout.
+    m / M   msgpack of the FileLineage dataclasses' own fields (msgspec), M = zlib'd
+    j / z   orjson of `FileLineage.to_dict()` (the public JSON shape), z = zlib'd;
+            written before 2026-12 and still read
+
+Why msgspec (issue 14 target 3, rebuilding a lost graph from the cache): decoding a
+hit was ~60 us, of which `FileLineage.from_dict` (a Python loop building every
+statement and edge) was half and orjson a quarter. msgspec decodes msgpack straight
+into the frozen dataclasses in C: measured in one run on a 2-statement, 48-edge
+result, 67 -> 23 us per hit including zlib (tests/bench/bench_cache.py prints both).
+Encoding the dataclasses' own fields (tuples as arrays, no to_dict detour) is also what
+makes the round trip exact for every field (tests/test_cache_codec.py).
+
+Compression: zlib level 1 once a value is big enough to gain. Column edges repeat
+fully-qualified names, so values shrink 3-10x: that many more entries under the same
+byte bound and fewer pages per batched get; zlib costs ~5-10 us of a decode. Level 6
+saved only ~20 % more at 2-4x the encode time. Pickle would tie the on-disk format to
+class layout and Python version.
 """
 
 from __future__ import annotations
@@ -21,15 +28,21 @@ from __future__ import annotations
 import hashlib
 import zlib
 
+import msgspec
 import orjson
 
 from lineaged.model import FileLineage
 
-_RAW = b"j"
-_ZLIB = b"z"
+_MSGPACK = b"m"
+_MSGPACK_ZLIB = b"M"
+_JSON = b"j"  # read only: the encoding before msgpack
+_JSON_ZLIB = b"z"  # read only
 # Below this, zlib's header and lost dictionary warm-up eat most of the gain.
 _COMPRESS_FROM = 256
 _ZLIB_LEVEL = 1
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(FileLineage)
 
 
 class CodecError(ValueError):
@@ -50,21 +63,32 @@ def cache_key(sha256: str, dialect: str, schema_fingerprint: str, extractor_vers
 
 
 def encode(lineage: FileLineage) -> bytes:
-    raw = orjson.dumps(lineage.to_dict())
+    raw = _encoder.encode(lineage)
     if len(raw) < _COMPRESS_FROM:
-        return _RAW + raw
-    return _ZLIB + zlib.compress(raw, _ZLIB_LEVEL)
+        return _MSGPACK + raw
+    return _MSGPACK_ZLIB + zlib.compress(raw, _ZLIB_LEVEL)
 
 
 def decode(blob: bytes) -> FileLineage:
     try:
         tag, body = blob[:1], blob[1:]
-        if tag == _ZLIB:
-            body = zlib.decompress(body)
-        elif tag != _RAW:
-            raise CodecError(f"unknown encoding tag {tag!r}")
-        return FileLineage.from_dict(orjson.loads(body))
+        if tag == _MSGPACK_ZLIB:
+            return _decoder.decode(zlib.decompress(body))
+        if tag == _MSGPACK:
+            return _decoder.decode(body)
+        if tag == _JSON_ZLIB:
+            return FileLineage.from_dict(orjson.loads(zlib.decompress(body)))
+        if tag == _JSON:
+            return FileLineage.from_dict(orjson.loads(body))
+        raise CodecError(f"unknown encoding tag {tag!r}")
     except CodecError:
         raise
-    except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (
+        zlib.error,
+        msgspec.DecodeError,
+        orjson.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as exc:
         raise CodecError(str(exc)) from exc

@@ -57,15 +57,10 @@ class StatEntry:
         return self.checked_ns - self.mtime_ns < RACY_WINDOW_NS
 
 
-def unchanged(entry: StatEntry | None, st: os.stat_result) -> bool:
-    """True when `st` proves the file still holds the content hashed as entry.sha256."""
-    return (
-        entry is not None
-        and entry.size == st.st_size
-        and entry.mtime_ns == st.st_mtime_ns
-        and entry.inode == st.st_ino
-        and not entry.racy
-    )
+def stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    """What a stat entry is compared on: (size, mtime_ns, inode). A file that differs in
+    any of them is read and hashed again (with `racy` entries never trusted)."""
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 _UPSERT = (
@@ -97,6 +92,22 @@ class StatCache:
             self._store.failed("stat_get", exc)
             return {}
         return {path: StatEntry(*rest) for path, *rest in rows}
+
+    async def trusted(self, root: str) -> list[tuple[str, int, int, int, str]]:
+        """(path, size, mtime_ns, inode, sha256) of every entry under `root` that is not
+        racily clean: what a warm restart may trust. One query, plain tuples (a restart
+        reads one per file of the root; no per-entry objects)."""
+        if not self._store.usable:
+            return []
+        try:
+            return await self._store.conn.execute_fetchall(
+                "SELECT path, size, mtime_ns, inode, sha256 FROM stat_cache "
+                "WHERE root = ? AND checked_ns - mtime_ns >= ?",
+                (root, RACY_WINDOW_NS),
+            )
+        except sqlite3.Error as exc:
+            self._store.failed("stat_get", exc)
+            return []
 
     async def put_many(
         self, root: str, entries: Mapping[str, StatEntry] | Iterable[tuple[str, StatEntry]]

@@ -136,12 +136,14 @@ RETURN f.id AS id, f.sha256 AS sha256, f.failed_sha256 AS failed_sha256,
          AS extractor_version
 """
 
+# One record holding a list per file: the driver decodes a list of lists several
+# times faster than as many records (a warm restart lists every file of a root).
 ROOT_FILES: Final = """
 MATCH (f:File)
 WHERE f.root = $root
-RETURN f.path AS path, f.sha256 AS sha256, f.failed_sha256 AS failed_sha256,
-       CASE WHEN f.graph_model = $graph_model THEN f.extractor_version END
-         AS extractor_version
+RETURN collect([f.path, f.sha256,
+                CASE WHEN f.graph_model = $graph_model THEN f.extractor_version END,
+                f.failed_sha256]) AS files
 """
 
 # Start-up sweep (reconcile): every Table/Column nothing refers to, whatever left it

@@ -41,6 +41,7 @@ from lineaged.model import (
     FileRef,
     FileState,
     FileUpdate,
+    GraphFile,
     IndirectEdge,
     StatementLineage,
 )
@@ -144,12 +145,11 @@ class GraphWriter:
             for r in records
         }
 
-    async def root_files(self, root: str) -> dict[str, FileState]:
+    async def root_files(self, root: str) -> dict[str, GraphFile]:
+        """path -> (sha256, extractor_version, failed_sha256) of every File of `root`
+        (tuples, read in one record)."""
         records = await self._read(q.ROOT_FILES, root=root, graph_model=GRAPH_MODEL)
-        return {
-            r["path"]: FileState(r["sha256"], r["extractor_version"], r["failed_sha256"])
-            for r in records
-        }
+        return {path: (sha, version, failed) for path, sha, version, failed in records[0][0]}
 
     async def sweep_orphans(self, chunk: int = 5_000) -> int:
         """Remove every Table/Column nothing refers to (start-up reconcile looks at File

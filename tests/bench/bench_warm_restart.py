@@ -1,12 +1,17 @@
-"""Cold ingest vs warm restart of the same tree, through the real daemon and Neo4j.
+"""Cold ingest vs warm restart vs rebuild from the cache, through the real daemon and Neo4j.
 
-    .venv/bin/python tests/bench/bench_warm_restart.py [--files 20000]
+    .venv/bin/python tests/bench/bench_warm_restart.py [--files 20000] [--profile]
 
-Starts a throw-away Neo4j (scripts/neo4j_local.py), generates a tree of warehouse-style
-SQL files with old mtimes, runs `scan` twice (cold: empty graph and cache; warm: nothing
-changed) and a third time after deleting the parse cache and the graph (rebuild: every
-file parsed again). Prints times, files/s and the ratio, and checks that the warm run
-read no file contents, parsed nothing and wrote nothing to Neo4j.
+Starts a throw-away Neo4j (scripts/neo4j_local.py), generates a tree of small
+warehouse-style SQL files (`make_tree`, also used by bench_scale.py) with old mtimes,
+and runs `scan` three times:
+  cold     empty graph and cache: every file read, parsed and written;
+  warm     nothing changed (issue 14 target 2): must read no file contents, parse
+           nothing and write nothing; its start-up and reconcile are timed apart;
+  rebuild  the graph emptied, the parse cache kept (issue 14 target 3): every file read
+           and written again, none parsed.
+Prints times, files/s and ratios of the one run. `--profile` samples the warm and the
+rebuild phase with py-spy (a test extra) and prints where the time went.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sampling import sampled
 
 from lineaged.config import load_settings
 from lineaged.daemon import Daemon
@@ -39,50 +48,120 @@ def neo4j_local():
     return module
 
 
-def make_tree(root: Path, n: int) -> int:
+def model_text(i: int) -> str:
+    """One CTAS over a filtered source joined to a shared dimension: 9 target columns,
+    ~300 bytes; `raw.src*` and `raw.dim*` are shared by many files, like a warehouse's
+    staging tables."""
+    cols = ",\n    ".join(f"s.c{j} AS c{j}" for j in range(8))
+    return (
+        f"-- model {i}\nCREATE TABLE mart.m{i} AS\n"
+        f"WITH s AS (SELECT * FROM raw.src{i % 50} WHERE ds >= '2024-01-01')\n"
+        f"SELECT\n    {cols},\n    d.name\nFROM s\nJOIN raw.dim{i % 10} AS d ON d.id = s.c0;\n"
+    )
+
+
+def make_tree(root: Path, n: int, *, start: int = 0) -> int:
+    """Files `model_<i>.sql` for i in [start, start + n), 20 domains x 10 sub-directories,
+    mtimes an hour old (a restart long after the last edit). Returns the bytes written."""
     old = time.time() - 3600
     total = 0
-    for i in range(n):
-        path = root / f"domain{i % 20}" / f"model_{i}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cols = ",\n    ".join(f"s.c{j} AS c{j}" for j in range(8))
-        text = (
-            f"-- model {i}\nCREATE TABLE mart.m{i} AS\n"
-            f"WITH s AS (SELECT * FROM raw.src{i % 50} WHERE ds >= '2024-01-01')\n"
-            f"SELECT\n    {cols},\n    d.name\nFROM s\nJOIN raw.dim{i % 10} AS d ON d.id = s.c0;\n"
-        )
-        path.write_text(text)
+    for d in range(200):
+        (root / f"domain{d % 20}" / f"sub{d // 20}").mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + n):
+        path = os.path.join(root, f"domain{i % 20}", f"sub{i // 20 % 10}", f"model_{i}.sql")
+        data = model_text(i).encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         os.utime(path, (old, old))
-        total += len(text)
+        total += len(data)
     return total
 
 
-async def scan(settings) -> tuple[float, Daemon]:
-    daemon = Daemon(settings, oneshot=True)
+class TimedDaemon(Daemon):
+    """The daemon with its start-up and each reconcile plan timed (bench only)."""
+
+    startup_s = 0.0
+    reconcile_s = 0.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps: dict[str, float] = {}
+
+    async def _step(self, name: str, work: Any) -> None:
+        started = time.perf_counter()
+        await super()._step(name, work)
+        self.steps[name] = time.perf_counter() - started
+
+    def slowest_steps(self, n: int = 4) -> str:
+        top = sorted(self.steps.items(), key=lambda kv: -kv[1])[:n]
+        return ", ".join(f"{name} {secs:.2f}" for name, secs in top)
+
+    async def startup(self) -> None:
+        started = time.perf_counter()
+        await super().startup()
+        self.startup_s = time.perf_counter() - started
+
+    async def _reconcile(self, matcher: Any) -> None:
+        started = time.perf_counter()
+        await super()._reconcile(matcher)
+        self.reconcile_s += time.perf_counter() - started
+
+
+async def scan(settings) -> tuple[float, TimedDaemon]:
+    daemon = TimedDaemon(settings, oneshot=True)
     started = time.perf_counter()
     assert await daemon.run() == 0
     return time.perf_counter() - started, daemon
 
 
-async def main(n: int) -> None:
+def settings_for(work: Path, root: Path, inst: Any):
+    cfg = work / "config.toml"
+    cfg.write_text(
+        f'[[roots]]\nname = "wh"\npath = "{root}"\ndialect = "postgres"\n'
+        f'[state]\ndir = "{work / "state"}"\n[log]\nlevel = "warning"\n'
+    )
+    env = {"NEO4J_URI": inst.uri, "NEO4J_USER": inst.user, "NEO4J_PASSWORD": inst.password}
+    return load_settings(cfg, env=env)
+
+
+async def empty_graph(inst: Any) -> None:
+    from neo4j import AsyncGraphDatabase
+
+    async with (
+        AsyncGraphDatabase.driver(inst.uri, auth=(inst.user, inst.password)) as d,
+        d.session() as session,
+    ):
+        # CALL ... IN TRANSACTIONS needs an auto-commit transaction: session.run.
+        for cypher in (
+            "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+            "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+        ):
+            result = await session.run(cypher)
+            await result.consume()
+
+
+async def main(n: int, profile: bool) -> None:
     configure_logging("warning", "console")
     nl = neo4j_local()
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
-    inst = nl.start("bench-warm", root=work / "neo4j", heap="1g")
+    inst = nl.start("bench-warm", root=work / "neo4j", heap="2g")
     try:
         root = work / "sql"
+        made = time.perf_counter()
         size = make_tree(root, n)
-        cfg = work / "config.toml"
-        cfg.write_text(
-            f'[[roots]]\nname = "wh"\npath = "{root}"\ndialect = "postgres"\n'
-            f'[state]\ndir = "{work / "state"}"\n[log]\nlevel = "warning"\n'
+        made_s = time.perf_counter() - made
+        settings = settings_for(work, root, inst)
+        print(
+            f"corpus: {n} files, {size / 1e6:.1f} MB (generated in {made_s:.1f} s), "
+            f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
         )
-        env = {"NEO4J_URI": inst.uri, "NEO4J_USER": inst.user, "NEO4J_PASSWORD": inst.password}
-        settings = load_settings(cfg, env=env)
-        print(f"corpus: {n} files, {size / 1e6:.1f} MB, {os.cpu_count()} cores")
 
         cold_s, cold = await scan(settings)
-        warm_s, warm = await scan(settings)
+        with sampled("warm restart", enabled=profile):
+            warm_s, warm = await scan(settings)
         assert cold.pipeline and warm.pipeline and warm.writer
         ws = warm.pipeline.stats
         print(
@@ -93,29 +172,30 @@ async def main(n: int) -> None:
             f"warm restart: {warm_s:8.2f} s  {n / warm_s:9.0f} files/s  "
             f"read={ws.files_seen} parsed={ws.parsed} write_tx={warm.writer.stats.transactions}"
         )
-        print(f"warm / cold : {warm_s / cold_s:.3f}")
+        print(
+            f"  of which start-up {warm.startup_s:.2f} s, reconcile plan {warm.reconcile_s:.2f} s "
+            f"({n / warm.reconcile_s:.0f} files/s), rest (idle wait, drain, shutdown) "
+            f"{warm_s - warm.startup_s - warm.reconcile_s:.2f} s"
+        )
+        print(f"  slowest lifecycle steps (s): {warm.slowest_steps()}")
+        print(f"warm / cold : {warm_s / cold_s:.4f}")
         ok = ws.files_seen == 0 and ws.parsed == 0 and warm.writer.stats.transactions == 0
         print("warm restart read, parsed and wrote nothing:", "YES" if ok else "NO")
 
         # The graph lost, the cache kept: rebuilt without parsing.
-        from neo4j import AsyncGraphDatabase
-
-        async with (
-            AsyncGraphDatabase.driver(inst.uri, auth=(inst.user, inst.password)) as d,
-            d.session() as session,
-        ):
-            # CALL ... IN TRANSACTIONS needs an auto-commit transaction: session.run.
-            result = await session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS")
-            await result.consume()
-        rebuild_s, rebuild = await scan(settings)
-        assert rebuild.pipeline
+        await empty_graph(inst)
+        with sampled("rebuild from cache", enabled=profile):
+            rebuild_s, rebuild = await scan(settings)
+        assert rebuild.pipeline and rebuild.writer
         rs = rebuild.pipeline.stats
         print(
-            f"graph lost, cache kept: {rebuild_s:8.2f} s  parsed={rs.parsed} "
-            f"cache_hits={rs.cache_hits}"
-            f"  ({rebuild_s / cold_s:.2f} x cold)"
+            f"graph lost, cache kept: {rebuild_s:8.2f} s  {n / rebuild_s:7.0f} files/s  "
+            f"parsed={rs.parsed} cache_hits={rs.cache_hits} "
+            f"write_tx={rebuild.writer.stats.transactions} rows={rebuild.writer.stats.rows}  "
+            f"({rebuild_s / cold_s:.2f} x cold)"
         )
-        if not ok:
+        print(f"load at the end {os.getloadavg()[0]:.1f}")
+        if not ok or rs.parsed:
             sys.exit(1)
     finally:
         nl.stop("bench-warm", root=work / "neo4j")
@@ -125,4 +205,6 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=20_000)
-    asyncio.run(main(parser.parse_args().files))
+    parser.add_argument("--profile", action="store_true", help="py-spy the warm and rebuild runs")
+    args = parser.parse_args()
+    asyncio.run(main(args.files, args.profile))

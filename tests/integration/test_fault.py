@@ -145,6 +145,6 @@ async def test_reads_wait_for_neo4j_too(
     assert not listing.done()
     await asyncio.to_thread(neo4j_instance_control.start)
     files = await asyncio.wait_for(listing, 60)
-    assert list(files) == ["a.sql"] and files["a.sql"].sha256 == "x"
+    assert files == {"a.sql": ("x", None, None)}
     assert writer.stats.state == "ok" and writer.stats.retries > 0
     assert (await query(graph, "MATCH (f:File) RETURN count(f) AS n")) == [{"n": 1}]
