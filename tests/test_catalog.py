@@ -300,3 +300,77 @@ def test_a_reader_gets_the_definition_nearest_to_it_in_the_tree() -> None:
     )
     assert changed == {"customer"}
     assert cat.dependants(changed) == {"r:shop/report.sql"}
+
+
+# -- start-up: bulk load and remembered fingerprints ----------------------------------
+
+
+def _records() -> dict[str, FileRecord]:
+    """Conflicting, typed and untyped definitions, readers nearest to one of two."""
+    out = {
+        "r:b.sql": record("CREATE VIEW t AS SELECT 1 AS x, 2 AS y"),
+        "r:c.sql": record("CREATE VIEW t AS SELECT 1 AS z"),
+        "r:z.sql": record("CREATE TABLE t (k int)"),
+        "r:shop/schema.sql": record("CREATE TABLE customer (id int, email text)"),
+        "r:crm/schema.sql": record("CREATE TABLE customer (customer_code text)"),
+        "r:up.sql": record("CREATE TABLE up (a int)"),
+    }
+    out["r:down.sql"] = record("CREATE VIEW down AS SELECT * FROM up", {"up": {"a": "INT"}})
+    out["r:shop/r.sql"] = record("CREATE VIEW v AS SELECT * FROM customer JOIN t ON true")
+    return out
+
+
+def test_load_builds_the_catalog_that_updates_in_any_order_build() -> None:
+    records = _records()
+    loaded = Catalog()
+    loaded.load(records)
+    for order in (sorted(records), sorted(records, reverse=True)):
+        one_by_one = Catalog()
+        for f in order:
+            one_by_one.update(f, records[f])
+        assert loaded.tables() == one_by_one.tables()
+        assert loaded.conflicts() == one_by_one.conflicts()
+        assert loaded.dependants({"t", "customer", "up"}) == one_by_one.dependants(
+            {"t", "customer", "up"}
+        )
+        for f in records:
+            assert loaded.is_current(f) == one_by_one.is_current(f), f
+            assert loaded.slice_for(b"t customer up", reader=f) == one_by_one.slice_for(
+                b"t customer up", reader=f
+            )
+    assert loaded.is_current("r:down.sql")
+
+
+def test_load_needs_an_empty_catalog() -> None:
+    cat = Catalog()
+    cat.update("r:a.sql", record("CREATE TABLE a (x int)"))
+    try:
+        cat.load({"r:b.sql": record("CREATE TABLE b (y int)")})
+    except ValueError:
+        return
+    raise AssertionError("load() into a filled catalog must refuse")
+
+
+def test_remembered_fingerprints_follow_every_change() -> None:
+    cat = Catalog()
+    cat.load(_records())
+    reader = ("up",)
+    before = cat.fingerprint("r", reader, "r:down.sql")
+    assert cat.fingerprint("r", reader, "r:other.sql") == before  # remembered, same answer
+    cat.update("r:up.sql", record("CREATE TABLE up (a int, b int)"))
+    after = cat.fingerprint("r", reader, "r:down.sql")
+    assert after != before and not cat.is_current("r:down.sql")
+    cat.set_explicit({"r": schema_layer({"up": {"q": "int"}}, "postgres")})
+    assert cat.fingerprint("r", reader, "r:down.sql") not in (before, after)
+    cat.set_explicit({})
+    assert cat.fingerprint("r", reader, "r:down.sql") == after
+
+
+def test_fingerprints_that_depend_on_the_reader_are_not_shared() -> None:
+    """Two definitions of `customer`: each reader's fingerprint is its nearest one's."""
+    cat = Catalog()
+    cat.load(_records())
+    shop = cat.fingerprint("r", ("customer",), "r:shop/r.sql")
+    crm = cat.fingerprint("r", ("customer",), "r:crm/r.sql")
+    assert shop != crm
+    assert cat.fingerprint("r", ("customer",), "r:shop/r.sql") == shop

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
+import msgspec
 import orjson
 
 from lineaged.model import TableSchema
@@ -25,21 +27,33 @@ _UPSERT = (
     "INSERT INTO catalog_files (file, record) VALUES (?, ?) "
     "ON CONFLICT (file) DO UPDATE SET record = excluded.record"
 )
+# Records are msgpack of FileRecord's own fields behind this tag, decoded by msgspec
+# straight into the dataclasses (a start-up loads one per file of every root: this
+# was most of loading the catalog). Rows without it are the JSON written before.
+_MSGPACK = b"m"
+_encoder = msgspec.msgpack.Encoder()
+
+
+@cache
+def _decoder() -> msgspec.msgpack.Decoder:
+    from lineaged.catalog.catalog import FileRecord
+
+    return msgspec.msgpack.Decoder(FileRecord)
 
 
 def encode_record(record: FileRecord) -> bytes:
-    return orjson.dumps(
-        {
-            "root": record.root,
-            "sha256": record.sha256,
-            "defines": [d.to_dict() for d in record.defines],
-            "used": list(record.used),
-            "fingerprint": record.fingerprint,
-        }
-    )
+    return _MSGPACK + _encoder.encode(record)
 
 
 def decode_record(blob: bytes) -> FileRecord:
+    """Raises ValueError (msgspec.DecodeError, orjson.JSONDecodeError) or KeyError or
+    TypeError for a row it cannot read."""
+    if blob[:1] == _MSGPACK:
+        return _decoder().decode(blob[1:])
+    return _decode_json(blob)
+
+
+def _decode_json(blob: bytes) -> FileRecord:
     from lineaged.catalog.catalog import FileRecord
 
     d = orjson.loads(blob)
@@ -70,7 +84,7 @@ class CatalogStore:
         for file, blob in rows:
             try:
                 out[file] = decode_record(blob)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError):
                 continue  # an unreadable row: that file is extracted again
         return out
 

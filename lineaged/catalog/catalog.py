@@ -97,12 +97,40 @@ class Catalog:
     _readers: dict[str, set[str]] = field(default_factory=dict)
     # Lower-cased last part -> last parts as spelled (for slicing by the file's words).
     _folded: dict[bytes, set[str]] = field(default_factory=dict)
+    # Fingerprints by (root, used names) while nothing changes, for lookups that do not
+    # depend on the reader (see `fingerprint`): a restart asks whether each of 100k
+    # files is current, and most share a handful of used-name sets. Any change clears it.
+    _fingerprints: dict[tuple[str | None, tuple[str, ...]], str] = field(default_factory=dict)
+
+    def set_explicit(self, explicit: Mapping[str, TableColumns]) -> None:
+        self.explicit = dict(explicit)
+        self._fingerprints.clear()
 
     # -- feeding ---------------------------------------------------------------------
+
+    def load(self, records: Mapping[str, FileRecord]) -> None:
+        """Start-up: the records of an earlier run into an empty catalog, each defined
+        table chosen once (`update` per file would re-choose a table per definition).
+        The result is `update`'s for the same records: choices depend on the set of
+        definitions, never on their order."""
+        if self.records:
+            raise ValueError("Catalog.load() needs an empty catalog")
+        self._fingerprints.clear()
+        readers, definitions = self._readers, self._definitions
+        for file, record in records.items():
+            self.records[file] = record
+            for name in record.used:
+                readers.setdefault(last_part(name), set()).add(file)
+            for d in record.defines:
+                definitions.setdefault(d.table, {})[file] = Definition(
+                    file, d.table, d.columns, d.depends_on
+                )
+        self._rechoose(list(definitions))
 
     def update(self, file: str, record: FileRecord | None) -> set[str]:
         """Record `file`'s latest result (None: the file is gone). Returns the tables
         whose chosen column list changed (appeared, changed or disappeared)."""
+        self._fingerprints.clear()
         old = self.records.pop(file, None)
         before: dict[str, Columns] = {}
         if old is not None:
@@ -188,7 +216,25 @@ class Catalog:
         return None if full is None else (full, self._pick(full, reader))
 
     def fingerprint(self, root: str, used: Iterable[str], reader: str | None = None) -> str:
-        return usage_fingerprint({name: self.lookup(name, root, reader) for name in used})
+        names = tuple(used)
+        key = (root, names)
+        known = self._fingerprints.get(key)
+        if known is not None:
+            return known
+        found = {name: self.lookup(name, root, reader) for name in names}
+        fingerprint = usage_fingerprint(found)
+        if not any(self._depends_on_reader(name, root) for name in names):
+            self._fingerprints[key] = fingerprint
+        return fingerprint
+
+    def _depends_on_reader(self, name: str, root: str | None) -> bool:
+        """Whether `lookup(name, root, reader)` can differ between readers: only when
+        the corpus answers it and several files define the table (`_pick`)."""
+        explicit = self.explicit.get(root or "")
+        if explicit is not None and len(explicit) and explicit.resolve(name) is not None:
+            return False
+        full = self._chosen.resolve(name)
+        return full is not None and len(self._definitions.get(full, ())) > 1
 
     def is_current(self, file: str, sha256: str | None = None) -> bool:
         """The file's recorded result (of content `sha256`) was computed with what the
@@ -247,6 +293,9 @@ class Catalog:
     def tables(self) -> list[tuple[str, Columns, str]]:
         """(table, columns, defining file) of every chosen definition, sorted."""
         return [(t, tuple(cols.items()), self._chosen_from[t]) for t, cols in self._chosen.items()]
+
+    def table_count(self) -> int:
+        return len(self._chosen)
 
     def defined_by(self, table: str) -> str | None:
         return self._chosen_from.get(table)

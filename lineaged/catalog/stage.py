@@ -80,15 +80,14 @@ class SchemaStage:
         """Load the records persisted by earlier runs."""
         if self._store is None:
             return
-        for file, record in sorted((await self._store.load()).items()):
-            self.catalog.update(file, record)
+        self.catalog.load(await self._store.load())
         self._report()
         log.info("schema_catalog_loaded", files=len(self.catalog.records), tables=self.stats.tables)
 
     def configure(self, explicit: Mapping[str, TableColumns]) -> list[str]:
         """Schema files per root (start-up and reload). Returns the files whose results
         the change made stale."""
-        self.catalog.explicit = dict(explicit)
+        self.catalog.set_explicit(explicit)
         return self.stale_files()
 
     # -- before extraction -------------------------------------------------------------
@@ -211,7 +210,7 @@ class SchemaStage:
 
     def _report(self) -> None:
         conflicts = self.catalog.conflicts()
-        self.stats.tables = len(self.catalog.tables())
+        self.stats.tables = self.catalog.table_count()
         self.stats.conflicts = len(conflicts)
         for c in conflicts:
             key = (c.table, c.chosen, c.others)
