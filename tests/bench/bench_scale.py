@@ -1,0 +1,193 @@
+"""Cold ingest at two sizes (issue 14 target 6): does files/s hold as the graph grows?
+
+    .venv/bin/python tests/bench/bench_scale.py [--sizes 10000,100000] [--profile-writes]
+
+Starts a throw-away Neo4j (scripts/neo4j_local.py). For each size: a fresh tree of
+bench_warm_restart's warehouse-style files (`make_tree`), an empty graph and an empty
+state directory (no parse cache), then `scan` through the real daemon in-process while
+a sampler adds up the RSS of this process and its worker processes every 50 ms (the
+Neo4j JVM excluded). Prints, per size: time, files/s, files/s per tenth of the run
+(does the rate fall as the graph fills?), node and relationship counts by type, and
+peak RSS; then the ratio of files/s between the sizes. `--profile-writes` PROFILEs one
+batch's write queries in the graph each size left behind (db hits per row: a missing
+index or a non-seek plan shows as hits growing with the graph).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_memory import ours_rss
+from bench_warm_restart import (
+    TimedDaemon,
+    empty_graph,
+    make_tree,
+    model_text,
+    neo4j_local,
+    settings_for,
+)
+from neo4j import AsyncGraphDatabase
+
+from lineaged.logging import configure_logging
+
+
+async def counts(inst: Any) -> tuple[dict[str, int], dict[str, int]]:
+    async with AsyncGraphDatabase.driver(inst.uri, auth=(inst.user, inst.password)) as d:
+        nodes, _, _ = await d.execute_query(
+            "MATCH (n) RETURN labels(n)[0] AS label, count(*) AS n", database_="neo4j"
+        )
+        rels, _, _ = await d.execute_query(
+            "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n", database_="neo4j"
+        )
+    return {r["label"]: r["n"] for r in nodes}, {r["type"]: r["n"] for r in rels}
+
+
+async def cold(work: Path, inst: Any, n: int) -> dict[str, Any]:
+    root = work / f"sql{n}"
+    make_tree(root, n)
+    state = work / f"state{n}"
+    state.mkdir()
+    settings = settings_for(state, root, inst)
+    await empty_graph(inst)
+    gc.collect()
+    daemon = TimedDaemon(settings, oneshot=True)
+    peak = ours_rss(set())
+    progress: list[tuple[float, int]] = []
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, ours_rss(set()))
+            if daemon.pipeline is not None:
+                progress.append((time.perf_counter(), daemon.pipeline.stats.written))
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    assert await daemon.run() == 0
+    took = time.perf_counter() - started
+    done.set()
+    await sampler
+    assert daemon.pipeline is not None and daemon.writer is not None
+    assert daemon.pipeline.stats.parsed == n, daemon.pipeline.stats
+    return {
+        "seconds": took,
+        "peak": peak,
+        "tenths": tenths(progress, n, started),
+        "retries": daemon.writer.stats.retries,
+        "transactions": daemon.writer.stats.transactions,
+        "rows": daemon.writer.stats.rows,
+        "startup": daemon.startup_s,
+    }
+
+
+def tenths(progress: list[tuple[float, int]], n: int, started: float) -> list[float]:
+    """files/s over each tenth of the files written (from the start of the scan)."""
+    out, mark, last_t, last_w = [], 1, started, 0
+    for t, written in progress:
+        while mark <= 10 and written >= n * mark / 10:
+            out.append((written - last_w) / max(t - last_t, 1e-9))
+            last_t, last_w, mark = t, written, mark + 1
+    return out
+
+
+async def profile_writes(inst: Any) -> None:
+    """PROFILE the replace of 40 new files in the graph as it is now (rolled back)."""
+    from lineaged.extract import extract
+    from lineaged.graph import queries as q
+    from lineaged.graph.rows import build_rows
+    from lineaged.model import FileRef, FileUpdate
+
+    updates = [
+        FileUpdate(
+            FileRef("wh", f"profile/p{i}.sql"),
+            f"{i:064x}",
+            "postgres",
+            extract(model_text(10_000_000 + i), "postgres"),
+        )
+        for i in range(40)
+    ]
+    rows = build_rows(updates)
+    async with (
+        AsyncGraphDatabase.driver(inst.uri, auth=(inst.user, inst.password)) as d,
+        d.session(database="neo4j") as s,
+        await s.begin_transaction() as tx,
+    ):
+        for name, cypher, params in (
+            ("delete_old", q.DELETE_OLD, {"delete_ids": rows.delete_ids, "removed_ids": []}),
+            ("write_new", q.WRITE_NEW, rows.write_new_params()),
+        ):
+            result = await tx.run("PROFILE " + cypher, params)
+            summary = await result.consume()
+            hits = _db_hits(summary.profile)
+            print(f"    PROFILE {name}: {hits} db hits, {hits / rows.row_count:.1f} per row")
+            for op, op_hits in sorted(_ops(summary.profile), key=lambda x: -x[1])[:5]:
+                print(f"      {op_hits:8d}  {op}")
+        await tx.rollback()
+
+
+def _db_hits(plan: dict[str, Any]) -> int:
+    return plan.get("dbHits", 0) + sum(_db_hits(c) for c in plan.get("children", []))
+
+
+def _ops(plan: dict[str, Any]) -> list[tuple[str, int]]:
+    details = plan.get("args", {}).get("Details", "")
+    out = [(f"{plan.get('operatorType', '?')} {details}"[:110], plan.get("dbHits", 0))]
+    for c in plan.get("children", []):
+        out.extend(_ops(c))
+    return out
+
+
+async def main(sizes: list[int], profile: bool) -> None:
+    configure_logging("warning", "console")
+    nl = neo4j_local()
+    work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
+    inst = nl.start("bench-scale", root=work / "neo4j", heap="2g", pagecache="1g")
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        for n in sizes:
+            r = results[n] = await cold(work, inst, n)
+            nodes, rels = await counts(inst)
+            print(
+                f"{n:7d} files: {r['seconds']:8.1f} s  {n / r['seconds']:7.1f} files/s  "
+                f"peak RSS {r['peak'] / 2**20:7.1f} MB (daemon + workers)  "
+                f"start-up {r['startup']:.1f} s  write tx {r['transactions']}  "
+                f"rows {r['rows']}  deadlock/transient retries {r['retries']}"
+            )
+            print(f"    files/s per tenth: {' '.join(f'{x:.0f}' for x in r['tenths'])}")
+            print(
+                f"    graph: {sum(nodes.values()):,} nodes {dict(sorted(nodes.items()))}; "
+                f"{sum(rels.values()):,} relationships {dict(sorted(rels.items()))}"
+            )
+            if profile:
+                await profile_writes(inst)
+            print(f"    load now {os.getloadavg()[0]:.1f}", flush=True)
+        small, large = sizes[0], sizes[-1]
+        rate = {n: n / results[n]["seconds"] for n in (small, large)}
+        print(
+            f"files/s {large} / {small}: {rate[large] / rate[small]:.3f}  "
+            f"peak RSS {large} / {small}: {results[large]['peak'] / results[small]['peak']:.3f}"
+        )
+    finally:
+        nl.stop("bench-scale", root=work / "neo4j")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--profile-writes", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main([int(x) for x in args.sizes.split(",")], args.profile_writes))
