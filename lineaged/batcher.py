@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 from lineaged.model import Change, FileEvent, FileRef
 
-Batch = dict[FileRef, FileEvent]
+
+class Batch(dict[FileRef, FileEvent]):
+    """Files → their last event; `released_at` is when the batcher let it go
+    (monotonic; 0.0 for a batch made elsewhere)."""
+
+    released_at: float = 0.0
 
 
 @dataclass
@@ -43,7 +48,7 @@ class Batcher:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
-        self._pending: Batch = {}
+        self._pending: dict[FileRef, FileEvent] = {}
         self._first_at = 0.0
         self._last_at = 0.0
         self._wake = asyncio.Event()
@@ -104,11 +109,12 @@ class Batcher:
 
     def _take(self) -> Batch:
         if len(self._pending) <= self.max_batch:
-            batch, self._pending = self._pending, {}
+            batch, self._pending = Batch(self._pending), {}
         else:
             keys = list(self._pending)[: self.max_batch]
-            batch = {k: self._pending.pop(k) for k in keys}
+            batch = Batch((k, self._pending.pop(k)) for k in keys)
             self._first_at = self._clock()
+        batch.released_at = self._clock()
         if not self._pending:
             self._flush_now = False
         self.stats.batches_out += 1

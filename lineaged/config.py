@@ -96,6 +96,7 @@ class StateSettings:
 @dataclass(frozen=True)
 class WriterSettings:
     rows_per_tx: int = 5_000  # UNWIND rows per write transaction (files never split)
+    backfill_tx_ms: float = 100.0  # backfill transactions sized to take about this; 0 = off
     max_concurrent_tx: int = 2  # write transactions in flight at once
     slow_tx_s: float = 5.0  # a transaction slower than this logs a WARNING
     backoff_initial_s: float = 0.2  # first wait after a transient error (doubles, jittered)
@@ -164,6 +165,7 @@ _UPPER_BOUNDS = {
     "batch.realtime_debounce_ms": _MAX_SECONDS * 1000,
     "batch.max_latency_ms": _MAX_SECONDS * 1000,
     "writer.rows_per_tx": 10_000_000,
+    "writer.backfill_tx_ms": _MAX_SECONDS * 1000,
     "writer.max_concurrent_tx": 64,
     "cache.max_entries": 1_000_000_000,
     "cache.max_mb": 64 * 1024 * 1024,
@@ -481,6 +483,8 @@ def _validate_service(service: ServiceSettings) -> None:
 def _validate_writer(writer: WriterSettings) -> None:
     if writer.rows_per_tx < 1:
         raise ConfigError("writer.rows_per_tx: must be >= 1")
+    if writer.backfill_tx_ms < 0:
+        raise ConfigError("writer.backfill_tx_ms: must be >= 0")
     if writer.max_concurrent_tx < 1:
         raise ConfigError("writer.max_concurrent_tx: must be >= 1")
     if writer.slow_tx_s <= 0:

@@ -66,6 +66,7 @@ from lineaged.snapshot import (
     PoolSnapshot,
     WriterSnapshot,
 )
+from lineaged.stages import StageClock
 from lineaged.watcher import Watcher
 from lineaged.wiring import (
     backfill_batcher_options,
@@ -584,7 +585,9 @@ class Daemon:
             extract_task,
             workers=self.settings.pool.workers,
             initializer=init_worker,
-            preload=("lineaged.worker",),
+            # Imported once in the forkserver, so a worker started by a recycle is
+            # ready in milliseconds instead of importing sqlglot (seconds under load).
+            preload=("lineaged.worker", "lineaged.extract"),
             on_task_done=self.metrics.parse_duration.observe,
             **pool_options(self.settings),
         )
@@ -612,8 +615,20 @@ class Daemon:
             stat_cache=self.cache.stat_cache if self.cache is not None else None,
             requeue=self.live.add,
             on_written=self.metrics.observe_latencies,
+            on_stages=self._observe_stages,
+            reserve_worker=self.pool.reserve_worker,
+            hold_backfill_writes=self.writer.hold_backfill,
             schema=self.schema,
         )
+
+    def _observe_stages(self, clock: StageClock) -> None:
+        self.metrics.observe_stages(clock)
+        if clock.live:
+            log.debug(
+                "live_batch_stages",
+                total_ms=round((clock.end - clock.start) * 1000, 1),
+                **{f"{k}_ms": round(v * 1000, 1) for k, v in clock.durations().items()},
+            )
 
     async def _open_schema(self) -> None:
         self.schema = SchemaStage(self.cache.catalog if self.cache is not None else None)

@@ -65,3 +65,4 @@ OPEN_FDS = "lineaged_open_fds"
 
 EVENT_TO_GRAPH = "lineaged_event_to_graph_seconds"
 PARSE_DURATION = "lineaged_parse_duration_seconds"
+STAGE_DURATION = "lineaged_stage_seconds"

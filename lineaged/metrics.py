@@ -4,8 +4,8 @@ The stages keep plain counters (`BatcherStats`, `PoolStats`, `PipelineStats`,
 `WriterStats`); `Daemon.snapshot()` copies them into one typed record, and a custom
 collector turns that record into metric families when /metrics is scraped, so no stage
 knows about Prometheus, nothing is counted twice, and the collector never reaches into
-a stage. Only the end-to-end latency and the parse duration are real Histograms, fed
-by the pipeline's and the pool's hooks.
+a stage. Only the end-to-end latency, the per-stage durations and the parse duration are real
+Histograms, fed by the pipeline's and the pool's hooks.
 
 Scrapes run in the HTTP server's thread. A snapshot only reads ints and floats the loop
 writes (atomic under the GIL) and never touches the loop, so a stuck loop still answers
@@ -31,6 +31,7 @@ from prometheus_client.core import (
 from lineaged import metric_names as n
 from lineaged.logfilter import LIMITER
 from lineaged.snapshot import STATES, DaemonSnapshot, Health, PoolSnapshot, WriterSnapshot
+from lineaged.stages import StageClock
 
 __all__ = ["LATENCY_BUCKETS", "STATES", "DaemonCollector", "Health", "Metrics"]
 
@@ -236,11 +237,23 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.stage_duration = Histogram(
+            n.STAGE_DURATION,
+            "Time a batch spent in each pipeline stage (lineaged/stages.py), by lane",
+            ["lane", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(DaemonCollector(snapshot))
 
     def observe_latencies(self, latencies: Sequence[float]) -> None:
         for seconds in latencies:
             self.latency.observe(seconds)
+
+    def observe_stages(self, clock: StageClock) -> None:
+        lane = "live" if clock.live else "backfill"
+        for stage, seconds in clock.durations().items():
+            self.stage_duration.labels(lane, stage).observe(seconds)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

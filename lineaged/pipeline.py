@@ -9,18 +9,21 @@ read can never overwrite a newer one in the graph.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from lineaged import stages
 from lineaged.batcher import Batch
 from lineaged.config import RootSettings
 from lineaged.model import (
@@ -36,11 +39,15 @@ from lineaged.pool import PoolClosed, WorkerCrashed
 from lineaged.reading import NotRegularFile, read_file
 from lineaged.render.propagate import refresh_render_contexts
 from lineaged.render.root import RootRender
+from lineaged.stages import StageClock
 
 if TYPE_CHECKING:
     from lineaged.catalog.stage import SchemaStage
 
 log = structlog.get_logger(__name__)
+
+# Cache writes a batch leaves until its lineage is in the graph.
+AfterWrite = list[Callable[[], Awaitable[None]]]
 
 # How a File's error starts when its worker died (what `replay` looks for).
 CRASH_ERROR = "extraction failed: worker crashed"
@@ -138,6 +145,9 @@ class Pipeline:
         stat_cache: HashCache | None = None,
         requeue: Callable[[FileEvent], None] | None = None,
         on_written: Callable[[Sequence[float]], None] | None = None,
+        on_stages: Callable[[StageClock], None] | None = None,
+        reserve_worker: Callable[[], AbstractContextManager[None]] | None = None,
+        hold_backfill_writes: Callable[[], AbstractContextManager[None]] | None = None,
         schema: SchemaStage | None = None,
     ) -> None:
         self.roots = roots
@@ -149,6 +159,9 @@ class Pipeline:
         self._stat_cache = stat_cache
         self._requeue = requeue
         self._on_written = on_written
+        self._on_stages = on_stages
+        self._reserve_worker = reserve_worker
+        self._hold_backfill_writes = hold_backfill_writes
         self._schema = schema
         self._busy: set[FileRef] = set()
         self._deferred: dict[FileRef, FileEvent] = {}
@@ -164,23 +177,48 @@ class Pipeline:
         if not events:
             return
         started = time.monotonic()
+        live = min(e.priority for e in events) < Priority.LOW
+        clock = StageClock(max(e.at for e in events) or started, live)
+        clock.mark("debounce", getattr(batch, "released_at", None) or started)
+        clock.mark("lane_wait", started)
+        token = stages.timing(clock)
         try:
             # A changed macro/YAML re-reads the render set-up before this batch renders
             # anything; the files it affects outside the batch are queued after it.
             dependants = await refresh_render_contexts(self.roots, events)
-            updates = await self._updates_for(events)
-            if updates:
-                # A batch holding a live edit (or a CRITICAL file) skips the backfill's
-                # queue for a transaction slot.
-                urgent = min(e.priority for e in events) < Priority.LOW
-                await self._writer.write(updates, urgent=urgent)
+            # Cache writes (SQLite commits) wait until the lineage is in the graph: they
+            # are for the next start, not for this edit.
+            after_write: AfterWrite = []
+            with self._holding(live, self._hold_backfill_writes):
+                with self._holding(live, self._reserve_worker):
+                    updates = await self._updates_for(events, after_write)
+                if updates:
+                    # A batch holding a live edit (or a CRITICAL file) goes before the
+                    # backfill's transactions.
+                    await self._writer.write(updates, urgent=live)
+            for step in after_write:
+                await step()
             self._account(events, updates, started)
         finally:
+            stages.untime(token)
             self._release(events)
+        if self._on_stages is not None:
+            self._on_stages(clock)
         batch_refs = {e.ref for e in events}
         for ev in dependants:
             if ev.ref not in batch_refs and self._requeue is not None:
                 self._requeue(ev)
+
+    @staticmethod
+    def _holding(
+        live: bool, hold: Callable[[], AbstractContextManager[None]] | None
+    ) -> AbstractContextManager[None]:
+        """For a live batch: a worker kept free of backfill until its files are
+        extracted (PriorityPool.reserve_worker), and no backfill transaction begins
+        until it is written (GraphWriter.hold_backfill)."""
+        if live and hold is not None:
+            return hold()
+        return contextlib.nullcontext()
 
     # -- per-file exclusivity ------------------------------------------------------------
 
@@ -203,23 +241,26 @@ class Pipeline:
 
     # -- the stages --------------------------------------------------------------------
 
-    async def _updates_for(self, events: list[FileEvent]) -> list[FileUpdate]:
+    async def _updates_for(self, events: list[FileEvent], later: AfterWrite) -> list[FileUpdate]:
         if self._schema is None:
-            return await self._updates(events, None)
+            return await self._updates(events, None, later)
         ticket = self._schema.enter()
         try:
-            return await self._updates(events, ticket)
+            return await self._updates(events, ticket, later)
         finally:
             await self._schema.release(ticket)
 
-    async def _updates(self, events: list[FileEvent], ticket: Any) -> list[FileUpdate]:
+    async def _updates(
+        self, events: list[FileEvent], ticket: Any, later: AfterWrite
+    ) -> list[FileUpdate]:
         # The disk at processing time decides: a deletion planned earlier (by a rescan,
         # or an event older than a re-creation) is stale if the file is back.
         deletes = [e for e in events if e.change is Change.DELETED and not _is_file(e.abs_path)]
         gone = {id(e) for e in deletes}
         changes = [e for e in events if id(e) not in gone]
         reads = await asyncio.to_thread(read_and_hash, changes) if changes else []
-        await self._remember_hashes(deletes, reads)
+        later.append(functools.partial(self._remember_hashes, deletes, reads))
+        stages.mark("read")
         updates = [self._deletion(e) for e in deletes]
         present = []
         for r in reads:
@@ -231,14 +272,16 @@ class Pipeline:
             await self._record_schema(updates, min(e.priority for e in events))
         present = await self._drop_unchanged(present)
         if self._schema is None:
-            updates.extend(await self._extract_all(present))
+            updates.extend(await self._extract_all(present, later))
         else:
-            updates.extend(await self._extract_in_waves(present, ticket))
+            updates.extend(await self._extract_in_waves(present, ticket, later))
         return updates
 
     # -- corpus schema (lineaged/catalog) ----------------------------------------------
 
-    async def _extract_in_waves(self, reads: list[ReadResult], ticket: Any) -> list[FileUpdate]:
+    async def _extract_in_waves(
+        self, reads: list[ReadResult], ticket: Any, later: AfterWrite
+    ) -> list[FileUpdate]:
         """Extract definitions before their readers: in waves within the batch, after
         earlier batches that define what it reads; each wave's results go into the
         catalog before the next wave is extracted."""
@@ -253,7 +296,7 @@ class Pipeline:
             part = [reads[i] for i in wave]
             if backfill:
                 await self._schema.upstream_recorded(ticket, wave)
-            done = await self._extract_all(part)
+            done = await self._extract_all(part, later)
             await self._record_schema(done, min(r.event.priority for r in part))
             updates.extend(done)
         return updates
@@ -321,6 +364,7 @@ class Pipeline:
         if not reads:
             return reads
         states = await self._writer.file_states([r.event.ref.id for r in reads])
+        stages.mark("graph_state")
         keep = []
         for r in reads:
             if (r.event.ref, r.sha256) in self._crashed:
@@ -340,13 +384,14 @@ class Pipeline:
             keep.append(r)
         return keep
 
-    async def _extract_all(self, reads: list[ReadResult]) -> list[FileUpdate]:
+    async def _extract_all(self, reads: list[ReadResult], later: AfterWrite) -> list[FileUpdate]:
         if not reads:
             return []
         keys = [self._key(r) for r in reads]
         cached: dict[str, FileLineage] = {}
         if self._cache is not None and self._cache_key is not None:
             cached = await self._cache.get_many([k for k in keys if k])
+            stages.mark("cache_get")
         results = await asyncio.gather(
             *(
                 self._lineage_for(r, cached.get(k) if k else None)
@@ -359,11 +404,16 @@ class Pipeline:
             if k and not was_cached and r.error is None and lin.error is None
         ]
         if fresh and self._cache is not None:
-            await self._cache.put_many(fresh)
+            later.append(functools.partial(self._put_cached, fresh))
         return [
             FileUpdate(r.event.ref, self._vouched_sha(r), self._dialect(r), lin, r.event.at)
             for r, (lin, _) in zip(reads, results, strict=True)
         ]
+
+    async def _put_cached(self, items: list[tuple[str, FileLineage]]) -> None:
+        assert self._cache is not None
+        await self._cache.put_many(items)
+        stages.mark("cache_put")
 
     def _vouched_sha(self, r: ReadResult) -> str | None:
         """The hash the graph may record as this lineage's source (None: retry later)."""

@@ -24,16 +24,18 @@ import itertools
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
 import structlog
 
+from lineaged import stages
 from lineaged.lifeline import die_with
 from lineaged.model import Priority
+from lineaged.stages import StageClock
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +59,8 @@ class _Task:
     # Set when the task's executor was killed because of another task's timeout: the
     # BrokenExecutor it then sees is not its fault.
     bystander: bool = field(default=False, compare=False)
+    # The submitting batch's clock (lineaged/stages.py): queue and run times go on it.
+    clock: StageClock | None = field(default=None, compare=False)
 
 
 class _NeverStarted(BrokenExecutor):
@@ -106,12 +110,18 @@ class PriorityPool:
         self._heap: list[_Task] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self.max_in_flight)
+        # Tasks handed to the executors and not yet answered (all / backfill), and live
+        # batches holding `reserve_worker()`: what `may_dispatch` decides on.
+        self._taken_all = 0
+        self._taken_low = 0
+        self._reserved = 0
         # One start stamp (time.monotonic() in the worker; 0 = not started) per task
         # in flight: CLOCK_MONOTONIC is system-wide, so the two sides compare.
         self._stamps = self._ctx.RawArray("d", self.max_in_flight)
         self._free_stamps = list(range(self.max_in_flight))
         self._executor: ProcessPoolExecutor | None = None
+        self._successor: ProcessPoolExecutor | None = None  # a recycle's, starting up
+        self._warming: dict[ProcessPoolExecutor, list[Future[None]]] = {}
         self._executor_tasks = 0
         self._in_flight: dict[ProcessPoolExecutor, set[_Task]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
@@ -137,7 +147,8 @@ class PriorityPool:
         first file does not pay for process start-up and imports (~1-2 s here).
         With `spawn_dispatcher=False` the caller runs `dispatch()` as a task it owns."""
         self._executor = self._new_executor()
-        warming = [asyncio.wrap_future(f) for f in self._warming]
+        self._executor_tasks = 0
+        warming = [asyncio.wrap_future(f) for f in self._warming[self._executor]]
         await asyncio.wait_for(asyncio.gather(*warming), warm_up_timeout_s)
         if spawn_dispatcher:
             self._dispatcher = asyncio.create_task(self.dispatch(), name="pool-dispatch")
@@ -148,7 +159,7 @@ class PriorityPool:
         if self._closing:
             raise PoolClosed("pool is shutting down")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._push(_Task(int(priority), next(self._seq), args, future))
+        self._push(_Task(int(priority), next(self._seq), args, future, clock=stages.current()))
         self.stats.submitted += 1
         return await future
 
@@ -157,6 +168,11 @@ class PriorityPool:
         for task in self._heap:
             depth[Priority(task.priority).name.lower()] += 1
         return depth
+
+    @property
+    def backfill_in_flight(self) -> int:
+        """Backfill (LOW) tasks handed to the executors and not yet answered."""
+        return self._taken_low
 
     @property
     def in_flight(self) -> int:
@@ -198,29 +214,27 @@ class PriorityPool:
             initargs=(os.getpid(), self._initializer, self._stamps),
         )
         self._in_flight[executor] = set()
-        self._executor_tasks = 0
         # ProcessPoolExecutor starts workers lazily, on the first submits; start them
         # now, so a recycled or replaced executor is warm before real work reaches it.
-        self._warming = [executor.submit(_warm) for _ in range(self.workers)]
+        self._warming = {executor: [executor.submit(_warm) for _ in range(self.workers)]}
         return executor
 
     async def dispatch(self) -> None:
         """Hand queued tasks to the workers, highest priority first; runs until
         cancelled."""
         while True:
-            if not self._heap:
-                self._wake.clear()
+            # Cleared before looking, so a wake-up between the look and the wait counts.
+            self._wake.clear()
+            if not self._heap or not self._may_dispatch(self._heap[0]):
                 await self._wake.wait()
                 continue
-            await self._slots.acquire()
             await self._wait_for_memory()
-            if not self._heap:
-                self._slots.release()
+            if not self._heap or not self._may_dispatch(self._heap[0]):
                 continue
             task = heapq.heappop(self._heap)
             if task.future.done():  # caller gave up (cancelled)
-                self._slots.release()
                 continue
+            self._taken(task, +1)
             if task.attempts:
                 await self._run_alone(task)
                 continue
@@ -229,6 +243,35 @@ class PriorityPool:
             runner = asyncio.create_task(self._run(executor, task))
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
+
+    @contextlib.contextmanager
+    def reserve_worker(self) -> Iterator[None]:
+        """While held (a live batch is on its way to the pool), backfill keeps one
+        worker free, so the live task starts at once instead of after a backfill task."""
+        self._reserved += 1
+        try:
+            yield
+        finally:
+            self._reserved -= 1
+            self._wake.set()
+
+    def _may_dispatch(self, task: _Task) -> bool:
+        return may_dispatch(
+            task.priority,
+            workers=self.workers,
+            max_in_flight=self.max_in_flight,
+            taken=self._taken_all,
+            taken_low=self._taken_low,
+            reserved=self._reserved > 0,
+        )
+
+    def _taken(self, task: _Task, n: int) -> None:
+        """Count a task handed to (+1) or back from (-1) the executors."""
+        self._taken_all += n
+        if task.priority >= Priority.LOW:
+            self._taken_low += n
+        if n < 0:
+            self._wake.set()
 
     async def _run_alone(self, task: _Task) -> None:
         """A task whose worker died is retried with nothing else in flight, so that a
@@ -240,12 +283,18 @@ class PriorityPool:
         await self._run(executor, task)
 
     def _current_executor(self) -> ProcessPoolExecutor:
+        """The executor for the next task. Recycling starts the successor first and
+        keeps using the old executor until every new worker has started: a task never
+        waits for process start-up (seconds on a loaded machine) because of a recycle."""
         assert self._executor is not None
-        if self._executor_tasks >= self.recycle_after:
-            old = self._executor
-            self._executor = self._new_executor()
+        if self._executor_tasks >= self.recycle_after and self._successor is None:
+            self._successor = self._new_executor()
             self.stats.recycles += 1
-            if not self._in_flight[old]:
+        successor = self._successor
+        if successor is not None and all(f.done() for f in self._warming.get(successor, ())):
+            old, self._executor, self._successor = self._executor, successor, None
+            self._executor_tasks = 0
+            if not self._in_flight.get(old):
                 self._retire(old)
         self._executor_tasks += 1
         return self._executor
@@ -254,9 +303,14 @@ class PriorityPool:
         started = time.monotonic()
         stamp = self._free_stamps.pop()
         self._stamps[stamp] = 0.0
+        if task.clock is not None:
+            task.clock.mark("pool_queue", started)
         try:
             cf = executor.submit(_run_stamped, stamp, self._fn, *task.args)
             result = await self._result_in_time(asyncio.wrap_future(cf), stamp)
+            if task.clock is not None:
+                task.clock.mark("worker_queue", self._stamps[stamp] or None)
+                task.clock.mark("extract")
         except TimeoutError:
             self.stats.timeouts += 1
             self._answer(task, exc=TimeoutError(f"parse exceeded {self.task_timeout_s:g} s"))
@@ -281,7 +335,7 @@ class PriorityPool:
             if self._on_task_done is not None:
                 self._on_task_done(elapsed)
             self._in_flight.get(executor, set()).discard(task)
-            self._slots.release()
+            self._taken(task, -1)
             if executor is not self._executor and not self._in_flight.get(executor):
                 self._retire(executor)
 
@@ -333,12 +387,18 @@ class PriorityPool:
             for t in others:
                 t.bystander = True
         self._kill(executor)
+        if executor is self._successor:
+            self._successor = None
         if executor is self._executor and not self._closing:
-            self._executor = self._new_executor()
+            # A successor already starting takes over; otherwise a fresh executor.
+            self._executor = self._successor or self._new_executor()
+            self._successor = None
+            self._executor_tasks = 0
         log.warning("worker_pool_replaced", in_flight=len(others), timeout=culprit is not None)
 
     def _retire(self, executor: ProcessPoolExecutor) -> None:
         self._in_flight.pop(executor, None)
+        self._warming.pop(executor, None)
         executor.shutdown(wait=False, cancel_futures=True)
 
     def _kill(self, executor: ProcessPoolExecutor) -> None:
@@ -346,6 +406,7 @@ class PriorityPool:
             with contextlib.suppress(OSError, AttributeError):
                 proc.kill()
         self._in_flight.pop(executor, None)
+        self._warming.pop(executor, None)
         executor.shutdown(wait=False, cancel_futures=True)
 
     async def _wait_for_memory(self) -> None:
@@ -361,6 +422,24 @@ class PriorityPool:
 
     def _tree_rss(self) -> int:
         return tree_rss()
+
+
+def may_dispatch(
+    priority: int, *, workers: int, max_in_flight: int, taken: int, taken_low: int, reserved: bool
+) -> bool:
+    """May a task of `priority` be handed to the executor now?
+
+    Once handed over, a task waits in the executor's FIFO where priorities no longer
+    apply. So backfill (LOW) never has more tasks handed over than there are workers
+    (none of them waits inside: a live task handed over next runs as soon as the
+    first worker is done), and while a live batch is on its way (`reserved`) one
+    fewer, so a worker is idle when its task arrives. Live tasks may fill the rest of
+    `max_in_flight` (two per worker keeps workers busy while the next is pickled)."""
+    if taken >= max_in_flight:
+        return False
+    if priority < Priority.LOW:
+        return True
+    return taken_low < workers - (1 if reserved else 0)
 
 
 _QUEUED_POLL_S = 0.05

@@ -39,6 +39,7 @@ def writer_options(s: Settings) -> dict[str, Any]:
     w = s.writer
     return {
         "rows_per_tx": w.rows_per_tx,
+        "backfill_tx_s": w.backfill_tx_ms / 1000,
         "slow_tx_s": w.slow_tx_s,
         "backoff_initial_s": w.backoff_initial_s,
         "backoff_max_s": w.backoff_max_s,

@@ -32,6 +32,9 @@ def dispatch(kind: str, value: object, seconds: float = 0.0) -> object:
     fn = {"echo": echo, "hang": hang, "crash": crash, "boom": boom}.get(kind)
     if kind == "sleep":
         return sleep_then(value, seconds)
+    if kind == "pid":
+        time.sleep(seconds)
+        return pid(value)
     assert fn is not None
     return fn(value)
 
@@ -43,3 +46,10 @@ def pid(_value: object) -> int:
 def slow_start() -> None:
     """An initializer as slow as a fresh worker on a loaded machine."""
     time.sleep(3.0)
+
+
+def wait_for_file(path: str) -> None:
+    """An initializer that finishes only once `path` exists (a worker start the test
+    holds up for as long as it likes)."""
+    while not os.path.exists(path):
+        time.sleep(0.01)

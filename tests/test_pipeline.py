@@ -4,22 +4,26 @@ records what it is given."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
+from lineaged.batcher import Batch
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION, extract
 from lineaged.graph.writer import FileState
 from lineaged.model import Change, FileEvent, FileRef, FileUpdate, Priority
-from lineaged.pipeline import Pipeline, RootContext, read_and_hash
+from lineaged.pipeline import Pipeline, RootContext, file_event, read_and_hash
 from lineaged.pool import WorkerCrashed
+from lineaged.stages import StageClock
 
 
 class InlinePool:
@@ -239,3 +243,117 @@ def test_file_state_is_current_is_the_one_currency_rule() -> None:
     assert not state.is_current("ccc", "v1"), "new content must be written"
     assert state.is_current("bbb", "v2"), "a refused content stays put until edited or replayed"
     assert not FileState(None, None, None).is_current("aaa", "v1")
+
+
+class Journal(list[str]):
+    """What the pipeline's neighbours were asked to do, in order."""
+
+
+class JournalPool(InlinePool):
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def submit(self, priority: Priority, data: bytes, dialect: str, *args: Any) -> Any:
+        self.journal.append("extract")
+        return await super().submit(priority, data, dialect, *args)
+
+    @contextlib.contextmanager
+    def reserve_worker(self) -> Iterator[None]:
+        self.journal.append("reserve")
+        yield
+        self.journal.append("unreserve")
+
+
+class JournalWriter(RecordingWriter):
+    def __init__(self, journal: Journal) -> None:
+        super().__init__()
+        self.journal = journal
+
+    async def write(self, updates: list[FileUpdate], *, urgent: bool = False) -> None:
+        self.journal.append("write")
+        await super().write(updates, urgent=urgent)
+
+
+class JournalCache:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def get_many(self, _keys: Any) -> dict[str, Any]:
+        self.journal.append("cache_get")
+        return {}
+
+    async def put_many(self, _items: Any) -> None:
+        self.journal.append("cache_put")
+
+
+class JournalStatCache:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def put_many(self, _root: str, _entries: Any) -> None:
+        self.journal.append("stat_put")
+
+    async def delete_many(self, _root: str, _paths: Any) -> None:
+        self.journal.append("stat_delete")
+
+
+@pytest.mark.parametrize("priority", [Priority.HIGH, Priority.LOW])
+async def test_cache_writes_wait_for_the_graph_and_a_live_batch_reserves_a_worker(
+    tmp_path: Path, priority: Priority
+) -> None:
+    """A live edit's path is read → cache lookup → extraction (with a worker kept free
+    of backfill) → graph write; the SQLite commits of the parse and stat caches come
+    after the write, off the edit's path. On the old code both came before it."""
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM c")
+    journal = Journal()
+    pool = JournalPool(journal)
+    pipeline = Pipeline(
+        {"r": RootContext(RootSettings("r", tmp_path))},
+        pool,
+        JournalWriter(journal),
+        extract_fn_version=EXTRACTOR_VERSION,
+        cache=JournalCache(journal),
+        cache_key=lambda sha, dialect, schema, version: f"{sha}/{dialect}/{schema}/{version}",
+        stat_cache=JournalStatCache(journal),
+        reserve_worker=pool.reserve_worker,
+    )
+    ref = FileRef("r", "a.sql")
+    await pipeline.process({ref: FileEvent(ref, str(tmp_path / "a.sql"), Change.CHANGED, priority)})
+    extraction = ["cache_get", "extract"]
+    if priority is Priority.HIGH:
+        extraction = ["reserve", *extraction, "unreserve"]
+    assert journal == [*extraction, "write", "stat_put", "cache_put"]
+
+
+async def test_every_stage_of_a_live_edit_is_timed(tmp_path: Path) -> None:
+    """The stage clock of a batch (lineaged/stages.py) reaches `on_stages` with the
+    stages the batch went through, in order, none negative."""
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM c")
+    clocks: list[StageClock] = []
+    journal = Journal()
+    pipeline = Pipeline(
+        {"r": RootContext(RootSettings("r", tmp_path))},
+        JournalPool(journal),
+        JournalWriter(journal),
+        extract_fn_version=EXTRACTOR_VERSION,
+        cache=JournalCache(journal),
+        cache_key=lambda sha, dialect, schema, version: sha,
+        on_stages=clocks.append,
+    )
+    ref = FileRef("r", "a.sql")
+    event = file_event(ref, str(tmp_path / "a.sql"), Change.CHANGED, Priority.HIGH)
+    batch = Batch({ref: event})
+    batch.released_at = event.at
+    await pipeline.process(batch)
+    [clock] = clocks
+    assert clock.live and clock.start == event.at
+    durations = clock.durations()
+    assert list(durations) == [
+        "debounce",
+        "lane_wait",
+        "read",
+        "graph_state",
+        "cache_get",
+        "cache_put",
+    ]
+    assert all(d >= 0 for d in durations.values())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pool_tasks
 
 from lineaged.model import Priority
-from lineaged.pool import PoolClosed, PriorityPool, WorkerCrashed
+from lineaged.pool import PoolClosed, PriorityPool, WorkerCrashed, may_dispatch
 
 
 async def make_pool(fn=pool_tasks.dispatch, **kw) -> PriorityPool:
@@ -52,6 +53,83 @@ async def test_high_priority_overtakes_a_low_backlog() -> None:
     assert done.index("high") < 15
 
 
+async def test_a_live_task_runs_right_after_the_backfill_task_in_its_worker() -> None:
+    """Backfill never waits inside the executor (where priorities no longer apply):
+    a live task submitted while 30 backfill tasks are queued runs next, behind at most
+    the one backfill task its worker is running. On the old code two backfill tasks
+    per worker were handed over, so one more always ran first."""
+    pool = await make_pool(workers=1)
+    done: list[str] = []
+
+    async def run(prio: Priority, name: str) -> None:
+        await pool.submit(prio, "sleep", name, 0.05)
+        done.append(name)
+
+    try:
+        lows = [asyncio.create_task(run(Priority.LOW, f"low{i}")) for i in range(30)]
+        while not done:  # the backlog is flowing
+            await asyncio.sleep(0.01)
+        before = len(done)
+        await run(Priority.HIGH, "high")
+        await asyncio.gather(*lows)
+    finally:
+        await pool.close()
+    assert done.index("high") - before <= 1
+
+
+@pytest.mark.parametrize(
+    ("priority", "taken", "taken_low", "reserved", "expected"),
+    [
+        # Backfill: at most one task per worker handed over, one fewer while a live
+        # batch is on its way.
+        (Priority.LOW, 1, 1, False, True),
+        (Priority.LOW, 2, 2, False, False),
+        (Priority.LOW, 1, 1, True, False),
+        (Priority.LOW, 0, 0, True, True),
+        # Live: up to max_in_flight, whatever the backfill holds.
+        (Priority.HIGH, 2, 2, True, True),
+        (Priority.HIGH, 3, 2, False, True),
+        (Priority.CRITICAL, 2, 2, True, True),
+        (Priority.HIGH, 4, 2, False, False),
+    ],
+)
+def test_dispatch_rule(
+    priority: Priority, taken: int, taken_low: int, reserved: bool, expected: bool
+) -> None:
+    got = may_dispatch(
+        priority,
+        workers=2,
+        max_in_flight=4,
+        taken=taken,
+        taken_low=taken_low,
+        reserved=reserved,
+    )
+    assert got is expected
+
+
+async def test_a_reserved_worker_is_kept_free_of_backfill() -> None:
+    """While a live batch holds reserve_worker(), a two-worker pool runs at most one
+    backfill task; once released, both workers take backfill again."""
+    pool = await make_pool(workers=2)
+    try:
+        lows = [asyncio.create_task(pool.submit(Priority.LOW, "sleep", i, 0.02)) for i in range(40)]
+        with pool.reserve_worker():
+            await asyncio.sleep(0)  # the dispatcher sees the reservation
+            done_at_start = sum(t.done() for t in lows)
+            while sum(t.done() for t in lows) < done_at_start + 3:
+                await asyncio.sleep(0.005)
+            # Tasks already handed over before the reservation have finished by now.
+            assert pool.backfill_in_flight <= 1
+        peak_after = 0
+        while not all(t.done() for t in lows):
+            await asyncio.sleep(0.005)
+            peak_after = max(peak_after, pool.backfill_in_flight)
+        await asyncio.gather(*lows)
+    finally:
+        await pool.close()
+    assert peak_after == 2
+
+
 async def test_timeout_kills_only_the_culprit() -> None:
     pool = await make_pool(workers=2, task_timeout_s=1.0)
     try:
@@ -82,15 +160,51 @@ async def test_a_crashing_task_is_convicted_and_bystanders_succeed() -> None:
 async def test_recycling_with_a_large_backlog_does_not_hang() -> None:
     # CPython gh-115634: max_tasks_per_child deadlocks with a backlog; our recycling
     # replaces executors instead, and must get through a backlog many times its size.
-    pool = await make_pool(fn=pool_tasks.pid, workers=2, recycle_after=25)
+    # (Tasks of 10 ms: a recycle switches once the new workers have started, so the
+    # backlog must outlast a few worker starts.)
+    pool = await make_pool(workers=2, recycle_after=25)
     try:
         pids = await asyncio.wait_for(
-            asyncio.gather(*(pool.submit(Priority.LOW, i) for i in range(400))), timeout=120
+            asyncio.gather(*(pool.submit(Priority.LOW, "pid", i, 0.01) for i in range(600))),
+            timeout=120,
         )
     finally:
         await pool.close()
-    assert pool.stats.recycles >= 10
+    assert pool.stats.recycles >= 3
     assert len(set(pids)) > 2  # work really moved to fresh processes
+
+
+async def test_a_recycle_keeps_the_old_workers_until_the_new_ones_have_started(
+    tmp_path: Path,
+) -> None:
+    """Tasks never wait for a recycled executor's workers to start: while they are
+    still starting (here: blocked in their initializer until a file exists), every task
+    runs on the old workers. On the old code the 6th task waited for the new workers."""
+    go = tmp_path / "go"
+    go.touch()
+    pool = await make_pool(
+        fn=pool_tasks.pid,
+        workers=2,
+        recycle_after=5,
+        initializer=functools.partial(pool_tasks.wait_for_file, str(go)),
+    )
+    try:
+        old_workers = set(pool.worker_pids())
+        go.unlink()
+        pids = [
+            await asyncio.wait_for(pool.submit(Priority.HIGH, i), timeout=60) for i in range(30)
+        ]
+        assert pool.stats.recycles == 1
+        assert set(pids) <= old_workers
+        go.touch()  # the new workers start; work moves to them
+        for _ in range(2000):
+            if await pool.submit(Priority.HIGH, 0) not in old_workers:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("work never moved to the recycled executor's workers")
+    finally:
+        await pool.close()
 
 
 async def test_close_hands_back_queued_work() -> None:

@@ -20,6 +20,7 @@ transient error when they happen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -29,10 +30,12 @@ from typing import Any
 import structlog
 from neo4j import AsyncDriver, AsyncSession, AsyncTransaction
 
+from lineaged import stages
 from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.errors import ErrorKind, classify, describe, is_unreachable
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
+from lineaged.graph.scheduling import TxBudget, TxSlots
 from lineaged.graph.schema import GRAPH_MODEL
 from lineaged.graph.stats import WriterStats, driver_pool_stats
 from lineaged.model import (
@@ -75,6 +78,7 @@ class GraphWriter:
         dead_letters: DeadLetters,
         *,
         rows_per_tx: int = 5_000,
+        backfill_tx_s: float = 0.0,
         max_concurrency: int = 2,
         slow_tx_s: float = 5.0,
         backoff_initial_s: float = 0.2,
@@ -84,25 +88,33 @@ class GraphWriter:
         self._database = database
         self._dead = dead_letters
         self.max_concurrency = max_concurrency
+        self._budget = TxBudget(backfill_tx_s, max_rows=rows_per_tx)
         self.configure(
             rows_per_tx=rows_per_tx,
+            backfill_tx_s=backfill_tx_s,
             slow_tx_s=slow_tx_s,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )
-        # Bounds concurrent write transactions across every caller of this writer.
-        self._tx_slots = asyncio.Semaphore(max_concurrency)
-        # One more transaction, reserved for live edits: a backfill holding every
-        # regular slot for seconds must not stand between an edit and the graph.
-        self._urgent_slot = asyncio.Semaphore(1)
+        # Bounds concurrent write transactions across every caller of this writer, with
+        # one more reserved for live edits, which also go first (graph/scheduling.py).
+        self._slots = TxSlots(max_concurrency, reserved=1)
         self.stats = WriterStats()
 
     def configure(
-        self, *, rows_per_tx: int, slow_tx_s: float, backoff_initial_s: float, backoff_max_s: float
+        self,
+        *,
+        rows_per_tx: int,
+        backfill_tx_s: float,
+        slow_tx_s: float,
+        backoff_initial_s: float,
+        backoff_max_s: float,
     ) -> None:
         """What can change while running (start-up and SIGHUP); the next transaction
-        uses it. `max_concurrency` sizes a semaphore and needs a restart."""
+        uses it. `max_concurrency` sizes the slots and needs a restart."""
         self.rows_per_tx = rows_per_tx
+        self._budget.max_rows = rows_per_tx
+        self._budget.target_s = backfill_tx_s
         self.slow_tx_s = slow_tx_s
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
@@ -115,17 +127,25 @@ class GraphWriter:
 
     async def write(self, updates: Sequence[FileUpdate], *, urgent: bool = False) -> None:
         """Write every update; returns once each is in the graph or dead-lettered.
-        `urgent` (live edits) uses the reserved transaction slot.
+        `urgent` (live edits): transactions of up to rows_per_tx rows that go before
+        any backfill transaction; otherwise transactions sized to take about
+        `backfill_tx_s` each (0: rows_per_tx rows, as live ones).
 
         While Neo4j is unreachable this does not return (that is the back-pressure);
         it raises only WriterFatalError."""
-        chunks = self._chunks(_last_per_file(updates))
+        budget = self.rows_per_tx if urgent else min(self.rows_per_tx, self._budget.rows())
+        chunks = self._chunks(_last_per_file(updates), budget)
         if len(chunks) == 1:
             await self._write_or_split(chunks[0], urgent)
             return
         async with asyncio.TaskGroup() as tg:
             for chunk in chunks:
                 tg.create_task(self._write_or_split(chunk, urgent))
+
+    def hold_backfill(self) -> contextlib.AbstractContextManager[None]:
+        """While held (a live batch from its graph read to its commit), no backfill
+        transaction begins (graph/scheduling.py)."""
+        return self._slots.hold()
 
     async def warm_up(self) -> None:
         """Run every write query once in a transaction that is rolled back. Neo4j plans
@@ -178,17 +198,17 @@ class GraphWriter:
 
     # -- batching, splitting, dead letters --------------------------------------------
 
-    def _chunks(self, updates: list[FileUpdate]) -> list[list[FileUpdate]]:
+    def _chunks(self, updates: list[FileUpdate], max_rows: int) -> list[list[FileUpdate]]:
         chunks: list[list[FileUpdate]] = []
         current: list[FileUpdate] = []
-        budget = 0
+        rows = 0
         for u in updates:
             n = update_rows(u)
-            if current and budget + n > self.rows_per_tx:
+            if current and rows + n > max_rows:
                 chunks.append(current)
-                current, budget = [], 0
+                current, rows = [], 0
             current.append(u)
-            budget += n
+            rows += n
         if current:
             chunks.append(current)
         return chunks
@@ -280,25 +300,30 @@ class GraphWriter:
             self.stats.sessions_closed += 1
 
     async def _run_tx(self, rows: WriteRows, urgent: bool = False) -> None:
-        slots = self._urgent_slot if urgent else self._tx_slots
         self.stats.tx_waiting += 1
         try:
-            await slots.acquire()
+            await self._slots.acquire(urgent)
         finally:
             self.stats.tx_waiting -= 1
         self.stats.tx_in_flight += 1
         self.stats.tx_in_flight_peak = max(self.stats.tx_in_flight_peak, self.stats.tx_in_flight)
         try:
             started = time.monotonic()
+            stages.mark("writer_wait", started)
             timings: dict[str, float] = {}
             self.stats.attempts += 1
             async with self._session() as session, await session.begin_transaction() as tx:
+                stages.mark("tx_open")
                 await _replace_files(tx, rows, timings)
+                stages.mark("tx_statements")
                 await tx.commit()
+            stages.mark("tx_commit")
             elapsed = time.monotonic() - started
         finally:
             self.stats.tx_in_flight -= 1
-            slots.release()
+            self._slots.release(urgent)
+        if not urgent:
+            self._budget.observe(rows.row_count, elapsed)
         self.stats.transactions += 1
         self.stats.rows += rows.row_count
         self.stats.write_seconds += elapsed

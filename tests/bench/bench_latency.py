@@ -1,12 +1,15 @@
 """Edit → graph latency of a live edit, idle vs while a backfill runs (realtime mode).
 
-    .venv/bin/python tests/bench/bench_latency.py [--backfill 5000] [--edits 40]
+    .venv/bin/python tests/bench/bench_latency.py [--backfill 20000] [--edits 150]
 
 Starts a throw-away Neo4j (scripts/neo4j_local.py) and the daemon in-process with
 --realtime. Phase 1 (idle): edits of one file, each timed from the write() to the moment
 its new lineage is visible in Neo4j (polled every 2 ms). Phase 2: the same while the
 start-up reconcile backfills N files (LOW priority); only edits that landed while the
-backfill was still unfinished count. Prints p50/p99 of both and their ratio.
+backfill was still unfinished count. Prints p50/p99 of both and their ratio, and where
+the time went (lineaged/stages.py): per stage p50/p99 over the edits, and the stages of
+the edit at the p50 and of the slowest one. `watch` is write() → the watcher's event,
+`visible` is the commit → this bench seeing the edit (its 2 ms poll).
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ from neo4j import AsyncGraphDatabase
 from lineaged.config import load_settings
 from lineaged.daemon import Daemon
 from lineaged.logging import configure_logging
+from lineaged.stages import STAGES, StageClock
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_warm_restart import make_tree, neo4j_local
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def pct(values: list[float], q: float) -> float:
@@ -41,13 +49,30 @@ async def count_files(driver, root: str = "busy") -> int:
     return r.records[0]["n"]
 
 
-async def edit_latencies(driver, live: Path, edits: int, tag: str, until_n: int | None):
-    """Edit `live` `edits` times; return latencies (s) of edits that landed while the
-    graph held fewer than `until_n` files (None: all)."""
-    out = []
+Profile = dict[str, float]  # stage → seconds, for one edit
+
+
+def profile_of(clocks: list[StageClock], started: float, seen: float) -> Profile:
+    """The stages of the edit written at `started`: its live batch is the first one
+    whose triggering event came after the write."""
+    clock = next((c for c in clocks if c.live and c.start >= started), None)
+    if clock is None:
+        return {}
+    out = {"watch": clock.start - started, **clock.durations()}
+    out.pop("cache_put", None)  # after the commit (or overlapping the write)
+    out["visible"] = max(0.0, seen - clock.marks.get("tx_commit", seen))
+    return out
+
+
+async def edit_latencies(
+    driver, live: Path, edits: int, tag: str, until_n: int | None, clocks: list[StageClock]
+) -> tuple[list[float], list[Profile]]:
+    """Edit `live` `edits` times; return latencies (s) and stage profiles of edits that
+    landed while the graph held fewer than `until_n` files (None: all)."""
+    out, profiles = [], []
     for i in range(edits):
         table = f"raw.{tag}{i}"
-        started = time.perf_counter()
+        started = time.monotonic()
         live.write_text(f"INSERT INTO mart.live SELECT x FROM {table}")
         while True:
             r = await driver.execute_query(
@@ -59,15 +84,18 @@ async def edit_latencies(driver, live: Path, edits: int, tag: str, until_n: int 
             if r.records[0]["n"]:
                 break
             await asyncio.sleep(0.002)
-        took = time.perf_counter() - started
+        seen = time.monotonic()
         if until_n is not None and await count_files(driver) >= until_n:
             break  # the backfill is over: later edits would measure an idle daemon
-        out.append(took)
-        await asyncio.sleep(0.05)
-    return out
+        out.append(seen - started)
+        await asyncio.sleep(0.05)  # lets the edit's batch finish (cache put) first
+        profiles.append(profile_of(clocks, started, seen))
+    return out, profiles
 
 
-async def run(work: Path, inst, backfill: int, edits: int, tag: str) -> list[float]:
+async def run(
+    work: Path, inst, backfill: int, edits: int, tag: str
+) -> tuple[list[float], list[Profile]]:
     root = work / f"sql-{tag}"
     root.mkdir()
     if backfill:
@@ -81,6 +109,15 @@ async def run(work: Path, inst, backfill: int, edits: int, tag: str) -> list[flo
     env = {k: v for k, v in os.environ.items() if k.startswith("LINEAGED_")}
     env |= {"NEO4J_URI": inst.uri, "NEO4J_USER": inst.user, "NEO4J_PASSWORD": inst.password}
     daemon = Daemon(load_settings(cfg, env=env, overrides={"realtime": True}))
+    clocks: list[StageClock] = []
+    observe = daemon.metrics.observe_stages
+
+    def record(clock: StageClock) -> None:
+        if clock.live:
+            clocks.append(clock)
+        observe(clock)
+
+    daemon.metrics.observe_stages = record  # type: ignore[method-assign]
     task = asyncio.create_task(daemon.run())
     await daemon.ready.wait()
     async with AsyncGraphDatabase.driver(
@@ -89,15 +126,35 @@ async def run(work: Path, inst, backfill: int, edits: int, tag: str) -> list[flo
         if backfill:
             while await count_files(driver) < 100:  # backfill under way
                 await asyncio.sleep(0.05)
-        lat = await edit_latencies(
-            driver, root / "live.sql", edits, tag, backfill + 1 if backfill else None
+        lat, profiles = await edit_latencies(
+            driver, root / "live.sql", edits, tag, backfill + 1 if backfill else None, clocks
         )
         left = backfill + 1 - await count_files(driver) if backfill else 0
     daemon.request_stop("bench")
     await task
     if backfill:
         print(f"  backfill files still pending after the last counted edit: {left}")
-    return lat
+    return lat, profiles
+
+
+def print_profile(name: str, lat: list[float], profiles: list[Profile]) -> None:
+    """Per stage p50/p99 (ms) over the edits, then the stages of the edit at the p50
+    and of the slowest edit."""
+    order = ["watch", *(s for s in STAGES if s != "cache_put"), "visible"]
+    seen = [s for s in order if any(s in p for p in profiles)]
+    print(f"  {name}: stage        p50 ms   p99 ms   p50-edit   slowest-edit")
+    by_latency = sorted(range(len(lat)), key=lat.__getitem__)
+    mid, worst = profiles[by_latency[len(by_latency) // 2]], profiles[by_latency[-1]]
+    for stage in seen:
+        values = [p.get(stage, 0.0) for p in profiles if p]
+        print(
+            f"    {stage:18s} {pct(values, 0.5) * 1000:7.1f}  {pct(values, 0.99) * 1000:7.1f}"
+            f"   {mid.get(stage, 0.0) * 1000:8.1f}   {worst.get(stage, 0.0) * 1000:12.1f}"
+        )
+    print(
+        f"    {'total':18s} {pct(lat, 0.5) * 1000:7.1f}  {pct(lat, 0.99) * 1000:7.1f}"
+        f"   {sum(mid.values()) * 1000:8.1f}   {sum(worst.values()) * 1000:12.1f}"
+    )
 
 
 async def main(backfill: int, edits: int) -> None:
@@ -106,9 +163,11 @@ async def main(backfill: int, edits: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
     inst = nl.start("bench-latency", root=work / "neo4j", heap="1g")
     try:
-        print(f"{os.cpu_count()} cores; edit -> graph latency, realtime mode")
-        idle = await run(work, inst, 0, edits, "idle")
-        busy = await run(work, inst, backfill, edits, "busy")
+        print(f"{os.cpu_count()} cores; edit -> graph latency, realtime mode; {load()}")
+        idle, idle_profiles = await run(work, inst, 0, edits, "idle")
+        print(f"  after idle: {load()}")
+        busy, busy_profiles = await run(work, inst, backfill, edits, "busy")
+        print(f"  after backfill: {load()}")
         for name, lat in (("idle", idle), (f"during {backfill}-file backfill", busy)):
             print(
                 f"{name:32s} n={len(lat):3d}  p50={pct(lat, 0.5) * 1000:7.1f} ms  "
@@ -122,6 +181,8 @@ async def main(backfill: int, edits: int) -> None:
             f"backfill / idle: p50 {pct(busy, 0.5) / pct(idle, 0.5):.2f}x  "
             f"p99 {pct(busy, 0.99) / pct(idle, 0.99):.2f}x"
         )
+        print_profile("idle", idle, idle_profiles)
+        print_profile("backfill", busy, busy_profiles)
     finally:
         nl.stop("bench-latency", root=work / "neo4j")
         shutil.rmtree(work, ignore_errors=True)
@@ -129,7 +190,7 @@ async def main(backfill: int, edits: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backfill", type=int, default=5000)
-    parser.add_argument("--edits", type=int, default=40)
+    parser.add_argument("--backfill", type=int, default=20000)
+    parser.add_argument("--edits", type=int, default=150)
     args = parser.parse_args()
     asyncio.run(main(args.backfill, args.edits))

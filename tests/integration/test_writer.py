@@ -257,7 +257,7 @@ async def test_urgent_writes_do_not_queue_behind_busy_regular_slots(
     graph: Any, tmp_path: Path
 ) -> None:
     writer = GraphWriter(graph, "neo4j", DeadLetters(tmp_path / "dead.jsonl"), max_concurrency=1)
-    await writer._tx_slots.acquire()  # a backfill transaction holding every regular slot
+    await writer._slots.acquire(False)  # a backfill transaction holding every regular slot
     try:
         regular = asyncio.create_task(writer.write([update("slow.sql", stmt(0, ("t.slow",)))]))
         await asyncio.wait_for(
@@ -266,7 +266,7 @@ async def test_urgent_writes_do_not_queue_behind_busy_regular_slots(
         assert {p for p, _r, _t in await table_edges(graph)} == {"edit.sql"}
         assert not regular.done()
     finally:
-        writer._tx_slots.release()
+        writer._slots.release(False)
     await asyncio.wait_for(regular, timeout=30)
     assert {p for p, _r, _t in await table_edges(graph)} == {"edit.sql", "slow.sql"}
 

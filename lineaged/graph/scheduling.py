@@ -1,0 +1,135 @@
+"""Who writes next: live writes before backfill, and backfill transactions sized by time.
+
+`TxSlots` hands out write-transaction slots. Backfill may hold `regular` of them; live
+(urgent) writes may use one more, reserved for them, and a freed slot goes to a waiting
+live write before any waiting backfill write. A backfill write also yields at BEGIN:
+it does not start while a live write waits or runs, nor while a live batch holds
+`hold()` (from its graph-state read to its commit), so a live batch has Neo4j to
+itself apart from backfill transactions already under way. (It yields only before
+BEGIN, never between statements: a backfill transaction holding locks a live one
+needs would otherwise wait for it while it waits for the backfill's commit.)
+
+`TxBudget` sizes backfill transactions by the time they take rather than by a row
+count, so a live write queued behind one waits for at most `target_s` of transaction:
+it learns the rows per second of committed backfill transactions (each timed on its own
+clock, from BEGIN to COMMIT, never including the wait for a slot) and allows
+`rate x target_s` rows, within [min_rows, max_rows].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Iterator
+
+
+class TxSlots:
+    def __init__(self, regular: int, reserved: int = 1) -> None:
+        self.regular = regular
+        self.reserved = reserved
+        self.in_use = 0
+        self.urgent_in_use = 0
+        self.held = 0
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting[True]) + len(self._waiting[False])
+
+    def may_start(self, urgent: bool) -> bool:
+        """May a write of this kind take a slot now? (Backfill: not while a live
+        write waits or runs.)"""
+        if urgent:
+            return self.in_use < self.regular + self.reserved
+        live_busy = self.urgent_in_use > 0 or self.held > 0 or len(self._waiting[True]) > 0
+        return self.in_use < self.regular and not live_busy
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """No backfill transaction begins while held (a live batch is under way)."""
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
+            self._wake()
+
+    async def acquire(self, urgent: bool) -> None:
+        if not self._waiting[urgent] and self.may_start(urgent):
+            self._take(urgent)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[urgent].append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release(urgent)  # given a slot, then cancelled: hand it on
+            else:
+                self._waiting[urgent].remove(waiter)
+            raise
+
+    def release(self, urgent: bool) -> None:
+        self.in_use -= 1
+        if urgent:
+            self.urgent_in_use -= 1
+        self._wake()
+
+    def _take(self, urgent: bool) -> None:
+        self.in_use += 1
+        if urgent:
+            self.urgent_in_use += 1
+
+    def _wake(self) -> None:
+        """Hand free slots to waiters, live ones first."""
+        for urgent in (True, False):
+            queue = self._waiting[urgent]
+            while queue and self.may_start(urgent):
+                waiter = queue.popleft()
+                if waiter.done():
+                    continue
+                self._take(urgent)
+                waiter.set_result(None)
+
+
+class TxBudget:
+    """Rows per backfill transaction, from the measured rows/s of earlier ones."""
+
+    def __init__(
+        self,
+        target_s: float,
+        *,
+        max_rows: int,
+        min_rows: int = 50,
+        first_rows: int = 1_000,
+        weight: float = 0.3,
+    ) -> None:
+        self.target_s = target_s
+        self.max_rows = max_rows
+        self.min_rows = min_rows
+        self.weight = weight
+        self._first_rows = first_rows
+        self.rows_per_s: float | None = None
+
+    def rows(self) -> int:
+        """Rows the next backfill transaction may hold (a file is never split, so one
+        bigger file still goes alone)."""
+        if self.target_s <= 0:
+            return self.max_rows
+        if self.rows_per_s is None:
+            wanted = self._first_rows
+        else:
+            wanted = int(self.rows_per_s * self.target_s)
+        return max(self.min_rows, min(self.max_rows, wanted))
+
+    def observe(self, rows: int, seconds: float) -> None:
+        """A committed backfill transaction of `rows` took `seconds` from BEGIN to
+        COMMIT."""
+        if rows <= 0 or seconds <= 0:
+            return
+        rate = rows / seconds
+        if self.rows_per_s is None:
+            self.rows_per_s = rate
+        else:
+            self.rows_per_s += self.weight * (rate - self.rows_per_s)
