@@ -81,6 +81,7 @@ class PoolSettings:
     recycle_after: int = 2000  # replace the worker processes after this many files
     memory_limit_mb: float = 0.0  # pause dispatch while daemon + workers RSS is above; 0 = off
     start_timeout_s: float = 120.0  # workers must have started and imported within this
+    worker_nice: int = 5  # workers' CPU niceness above the daemon's (its loop goes first)
 
 
 @dataclass(frozen=True)
@@ -418,6 +419,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("batch: live_lanes and backfill_lanes must be >= 1")
     if settings.pool.workers < 0:
         raise ConfigError("pool.workers: must be >= 0 (0 = one per core)")
+    if not 0 <= settings.pool.worker_nice <= 19:
+        raise ConfigError("pool.worker_nice: must be 0-19")
     if settings.pool.task_timeout_s <= 0 or settings.pool.start_timeout_s <= 0:
         raise ConfigError("pool: task_timeout_s and start_timeout_s must be > 0")
     if settings.pool.recycle_after < 1 or settings.pool.memory_limit_mb < 0:

@@ -588,6 +588,7 @@ class Daemon:
             # Imported once in the forkserver, so a worker started by a recycle is
             # ready in milliseconds instead of importing sqlglot (seconds under load).
             preload=("lineaged.worker", "lineaged.extract"),
+            nice=self.settings.pool.worker_nice,
             on_task_done=self.metrics.parse_duration.observe,
             **pool_options(self.settings),
         )

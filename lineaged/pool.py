@@ -91,6 +91,7 @@ class PriorityPool:
         initializer: Callable[[], None] | None = None,
         start_method: str = "forkserver",
         preload: tuple[str, ...] = (),
+        nice: int = 0,
         on_task_done: Callable[[float], None] | None = None,
     ) -> None:
         self._fn = fn
@@ -103,6 +104,7 @@ class PriorityPool:
         # Two per worker keeps every worker busy while the next task is pickled.
         self.max_in_flight = max_in_flight or 2 * self.workers
         self._initializer = initializer
+        self._nice = nice
         self._on_task_done = on_task_done  # seconds each task spent handed to a worker
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver" and preload:
@@ -211,7 +213,7 @@ class PriorityPool:
             max_workers=self.workers,
             mp_context=self._ctx,
             initializer=_start_worker,
-            initargs=(os.getpid(), self._initializer, self._stamps),
+            initargs=(os.getpid(), self._initializer, self._stamps, self._nice),
         )
         self._in_flight[executor] = set()
         # ProcessPoolExecutor starts workers lazily, on the first submits; start them
@@ -447,10 +449,16 @@ _START_ALLOWANCE_S = 120.0
 _STAMPS: Any = None  # in a worker: the pool's shared start stamps
 
 
-def _start_worker(daemon_pid: int, initializer: Callable[[], None] | None, stamps: Any) -> None:
+def _start_worker(
+    daemon_pid: int, initializer: Callable[[], None] | None, stamps: Any, nice: int
+) -> None:
     global _STAMPS
     die_with(daemon_pid)
     _STAMPS = stamps
+    if nice:
+        # Parsing soaks up whatever CPU is left; the daemon's loop (watcher events,
+        # live batches, the writer) is served first on a busy host.
+        os.nice(nice)
     if initializer is not None:
         initializer()
 

@@ -3,10 +3,11 @@
 Every changed setting is named (`section.key`) and sorted into one of two lists:
 - applied live: roots (added, changed, removed), globs, dialects, everything in
   [batch] but the lane counts, [pool] task_timeout_s / recycle_after /
-  memory_limit_mb, [watch], [writer] rows_per_tx / slow_tx_s / backoff_*, [cache]
-  max_entries / max_mb / ttl_days, [log], and [service] but the metrics address;
+  memory_limit_mb, [watch], [writer] rows_per_tx / backfill_tx_ms / slow_tx_s /
+  backoff_*, [cache] max_entries / max_mb / ttl_days, [log], and [service] but the
+  metrics address;
 - needs a restart (logged by name, the running value kept): anything in [neo4j],
-  state.dir, pool.workers and pool.start_timeout_s, batch.live_lanes and
+  state.dir, pool.workers, pool.start_timeout_s and pool.worker_nice, batch.live_lanes and
   batch.backfill_lanes, writer.max_concurrent_tx, cache.enabled and
   service.metrics_address — each sizes or opens something at start-up.
 A removed root's watch is dropped; its File nodes stay in the graph, as they would
@@ -25,6 +26,7 @@ RESTART_REQUIRED = frozenset(
         "state.dir",
         "pool.workers",
         "pool.start_timeout_s",
+        "pool.worker_nice",
         "batch.live_lanes",
         "batch.backfill_lanes",
         "writer.max_concurrent_tx",

@@ -1,11 +1,18 @@
 """Write scheduling (lineaged/graph/scheduling.py): live writes before backfill, backfill
-transactions sized by their own measured time. Pure asyncio, no clocks read."""
+transactions sized by their own measured time. Pure asyncio and fake clocks: no
+timing thresholds."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
+from lineaged.deadletters import DeadLetters
+from lineaged.graph.rows import build_rows
 from lineaged.graph.scheduling import TxBudget, TxSlots
+from lineaged.graph.writer import GraphWriter
+from lineaged.model import FileLineage, FileRef, FileUpdate, StatementLineage
 
 
 async def _settle() -> None:
@@ -93,3 +100,75 @@ def test_a_zero_target_means_row_count_only() -> None:
     budget = TxBudget(0.0, max_rows=5_000)
     budget.observe(10, 10.0)
     assert budget.rows() == 5_000
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeNeo4j:
+    """Just enough of the async driver for GraphWriter's transactions: every statement
+    takes `step` seconds on the fake clock."""
+
+    def __init__(self, clock: FakeClock, step: float) -> None:
+        self.clock, self.step, self.statements = clock, step, 0
+
+    def session(self, **_: Any) -> FakeNeo4j:
+        return self
+
+    async def __aenter__(self) -> FakeNeo4j:
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+    async def begin_transaction(self) -> FakeNeo4j:
+        return self
+
+    async def run(self, _query: str, _params: Any) -> FakeNeo4j:
+        self.clock.now += self.step
+        self.statements += 1
+        return self
+
+    async def single(self, strict: bool = False) -> dict[str, list[str]]:
+        return {"columns": [], "tables": []}
+
+    async def commit(self) -> None:
+        return None
+
+
+async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    neo4j = FakeNeo4j(clock, step=0.005)
+    writer = GraphWriter(
+        neo4j,  # type: ignore[arg-type]
+        "neo4j",
+        DeadLetters(tmp_path / "dead.jsonl"),
+        max_concurrency=1,
+        rows_per_tx=100_000,
+        backfill_tx_s=0.1,
+        clock=clock,
+    )
+    lineage = FileLineage(
+        "postgres",
+        "t1",
+        (StatementLineage(0, 1, "insert", ("mart.t",), tuple(f"raw.s{i}" for i in range(40))),),
+    )
+    update = FileUpdate(FileRef("r", "a.sql"), "s1", "postgres", lineage)
+    rows = build_rows([update]).row_count
+    await writer._slots.acquire(False)  # another backfill transaction holds the slot ...
+    write = asyncio.create_task(writer.write([update]))
+    await _settle()
+    clock.now += 30.0  # ... for 30 s
+    writer._slots.release(False)
+    await write
+    tx_seconds = neo4j.statements * 0.005
+    # 0.1 s at the transaction's own rate (the 30 s wait would have made it min_rows).
+    assert abs(writer.backfill_rows - rows / tx_seconds * 0.1) <= 1
+    assert writer.backfill_rows > 50

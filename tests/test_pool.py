@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import signal
 import subprocess
 import sys
@@ -339,5 +340,13 @@ async def test_the_timeout_does_not_count_a_fresh_workers_start_up() -> None:
         # A task that really runs too long is still convicted.
         with pytest.raises(TimeoutError):
             await pool.submit(Priority.HIGH, "hang", 0)
+    finally:
+        await pool.close()
+
+
+async def test_workers_run_nicer_than_the_daemon() -> None:
+    pool = await make_pool(fn=pool_tasks.niceness, workers=1, nice=3)
+    try:
+        assert await pool.submit(Priority.HIGH, 0) == os.nice(0) + 3
     finally:
         await pool.close()

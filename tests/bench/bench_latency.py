@@ -88,8 +88,13 @@ async def edit_latencies(
         if until_n is not None and await count_files(driver) >= until_n:
             break  # the backfill is over: later edits would measure an idle daemon
         out.append(seen - started)
-        await asyncio.sleep(0.05)  # lets the edit's batch finish (cache put) first
-        profiles.append(profile_of(clocks, started, seen))
+        # Its batch reports its stages once its cache writes are done, after the commit.
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            profile = profile_of(clocks, started, seen)
+            if profile and len(profile) > 2:
+                break
+        profiles.append(profile)
     return out, profiles
 
 
@@ -137,6 +142,13 @@ async def run(
     return lat, profiles
 
 
+def top_stage(profile: Profile) -> str:
+    if not profile:
+        return "no stages"
+    stage = max(profile, key=profile.__getitem__)
+    return f"{stage} {profile[stage] * 1000:.0f} ms"
+
+
 def print_profile(name: str, lat: list[float], profiles: list[Profile]) -> None:
     """Per stage p50/p99 (ms) over the edits, then the stages of the edit at the p50
     and of the slowest edit."""
@@ -173,10 +185,17 @@ async def main(backfill: int, edits: int) -> None:
                 f"{name:32s} n={len(lat):3d}  p50={pct(lat, 0.5) * 1000:7.1f} ms  "
                 f"p99={pct(lat, 0.99) * 1000:7.1f} ms  mean={statistics.mean(lat) * 1000:7.1f} ms"
             )
-        slowest = max(range(len(idle)), key=idle.__getitem__)
-        print(
-            f"  idle: slowest edit is #{slowest + 1} of {len(idle)} ({idle[slowest] * 1000:.0f} ms)"
-        )
+        for name, lat, profiles in (
+            ("idle", idle, idle_profiles),
+            ("backfill", busy, busy_profiles),
+        ):
+            worst = sorted(range(len(lat)), key=lat.__getitem__)[-3:][::-1]
+            print(
+                f"  {name}: slowest edits "
+                + ", ".join(
+                    f"#{i + 1} {lat[i] * 1000:.0f} ms ({top_stage(profiles[i])})" for i in worst
+                )
+            )
         print(
             f"backfill / idle: p50 {pct(busy, 0.5) / pct(idle, 0.5):.2f}x  "
             f"p99 {pct(busy, 0.99) / pct(idle, 0.99):.2f}x"
