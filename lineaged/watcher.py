@@ -17,9 +17,19 @@ of the affected root (`on_rescan(root, reason)`):
 The daemon coalesces rescans and also runs one periodically, stat-only, as a backstop.
 
 Only the event kinds lineaged acts on are requested from the kernel (create, close
-after write, move, delete): IN_OPEN / IN_MODIFY / IN_ATTRIB would multiply the queue
-traffic (IN_MODIFY fires on every write()) and bring overflows closer, while editors
-and tools close what they write and the periodic rescan covers the rest.
+after write, move, delete, attribute change): IN_OPEN / IN_MODIFY would multiply the
+queue traffic (IN_MODIFY fires on every write()) and bring overflows closer, while
+editors and tools close what they write and the periodic rescan covers the rest.
+IN_ATTRIB (chmod, chown, ACLs, touch: metadata, never a write()) is what makes a
+permission fix visible at once:
+- a directory that could not be read when the watches were set up has no watch (the
+  kernel refuses one without read access) and its files are missing from the graph.
+  When its attributes change and it can be read, it is watched (with everything below
+  it) and each of its files is reported as created, as for a new directory. Any
+  directory's attribute change also asks for a rescan of its root (a lost or restored
+  search permission changes what can be read below it);
+- a file's attribute change is reported as a change: a file that becomes readable is
+  read and ingested (an unchanged file costs a read and a hash, nothing is written).
 """
 
 from __future__ import annotations
@@ -35,9 +45,11 @@ from typing import Any
 
 import structlog
 from watchdog.events import (
+    DirAttribEvent,
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -61,11 +73,13 @@ Trouble = Callable[[str, str], None]  # (watched path, reason), called from watc
 EVENT_KINDS: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
     FileClosedEvent,
+    FileAttribEvent,
     FileMovedEvent,
     FileDeletedEvent,
     DirCreatedEvent,
     DirMovedEvent,
     DirDeletedEvent,
+    DirAttribEvent,
 ]
 # Watch-table exhaustion: the kernel refused a watch for lack of room, not because the
 # directory vanished or is unreadable (those have no files we could report anyway).
@@ -86,7 +100,7 @@ class _RootHandler(FileSystemEventHandler):
         self._on_rescan = on_rescan
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if isinstance(event, DirMovedEvent | DirDeletedEvent | DirCreatedEvent):
+        if isinstance(event, DirMovedEvent | DirDeletedEvent | DirCreatedEvent | DirAttribEvent):
             self.rescan(f"directory {event.event_type}: {_decode(event.src_path)}")
             return
         if isinstance(event, FileMovedEvent):
@@ -96,7 +110,7 @@ class _RootHandler(FileSystemEventHandler):
             self._emit(_decode(event.src_path), Change.DELETED)
         elif isinstance(event, FileCreatedEvent):
             self._emit(_decode(event.src_path), Change.CHANGED, created=True)
-        elif isinstance(event, FileModifiedEvent | FileClosedEvent):
+        elif isinstance(event, FileModifiedEvent | FileClosedEvent | FileAttribEvent):
             self._emit(_decode(event.src_path), Change.CHANGED)
 
     def _emit(self, path: str, change: Change, *, created: bool = False) -> None:
@@ -199,7 +213,8 @@ def _new_observer(on_trouble: Trouble) -> BaseObserver:
 
 if sys.platform.startswith("linux"):
     from watchdog.observers.inotify import InotifyEmitter, InotifyWatchGroup
-    from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD
+    from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD, Mask
+    from watchdog.observers.inotify_move_event_grouper import PathedInotifyEvent
 
     def _dir_key(path: bytes) -> tuple[int, int] | None:
         try:
@@ -260,6 +275,12 @@ if sys.platform.startswith("linux"):
                 return False
             try:
                 wd = self._inotify_fd.add_callback(path, self.event_mask, self._callback, self._id)
+                if wd < 0:
+                    # watchdog 7.1 does not raise for EACCES (a directory we may not
+                    # read): it files the watch under descriptor -1, which no event
+                    # ever names, and the directory would pass for watched.
+                    self._inotify_fd.remove_callbacks([(wd, self._id)])
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
             except OSError as exc:
                 if path == self.path:
                     raise
@@ -296,6 +317,32 @@ if sys.platform.startswith("linux"):
                     events.append(InotifyEvent(wd_top, InotifyConstants.IN_CREATE, 0, name))
             return events
 
+        def on_event(self, event: InotifyEvent) -> None:
+            super().on_event(event)
+            if event.is_attrib and event.is_directory and self.is_recursive:
+                with self._lock:
+                    if self.is_active:
+                        self._watch_if_opened(event)
+
+        def _watch_if_opened(self, event: InotifyEvent) -> None:
+            """A directory without a watch (unreadable when the watches were set up, or
+            since) whose attributes changed: if it can be read now, watch it and what
+            is below it, and report its files as created. A watched directory's files
+            were seen all along, so nothing is reported for it."""
+            path = self._build_event_source_path(event)
+            if path is None or path in self._active_callbacks_by_path:
+                return
+            if not self._descend(path):
+                return  # still unreadable (or a link we do not follow): nothing new
+            for top, dirnames, _ in os.walk(path, followlinks=self.follow_symlink):
+                dirnames[:] = [d for d in dirnames if self._descend(os.path.join(top, d))]
+            files = [e for e in self._recursive_simulate(path) if not e.is_directory]
+            for sub_event in files:
+                sub_path = self._build_event_source_path(sub_event)
+                if sub_path is not None:
+                    self._move_event_grouper.put_event(PathedInotifyEvent(sub_event, sub_path))
+            log.info("directory_now_readable", path=os.fsdecode(path), files=len(files))
+
         def _note_loop(self, path: bytes, key: tuple[int, int], watched_as: bytes) -> None:
             if key in self._loops_logged:
                 return
@@ -330,6 +377,10 @@ if sys.platform.startswith("linux"):
                 self._unwatched = True
                 log.error("root_not_watched", path=watched, error=str(exc))
                 self._on_trouble(watched, f"cannot watch root: {exc.strerror}")
+
+        def get_event_mask_from_filter(self) -> Mask:
+            # watchdog asks for IN_ATTRIB only together with IN_MODIFY (one per write()).
+            return Mask(super().get_event_mask_from_filter() | InotifyConstants.IN_ATTRIB)
 
         def queue_events(self, timeout: float, *, full_events: bool = False) -> None:
             if self._unwatched:

@@ -292,3 +292,68 @@ def test_directory_link_loops_are_watched_once_and_logged_once(tmp_path: Path) -
     assert seen["events"] == ["sub/new.sql"]
     assert 1 <= len(seen["loops"]) <= 3  # one line per looping directory, not per path
     assert all(len(json.dumps(e)) < 1000 for e in seen["loops"])
+
+
+def test_a_permission_fix_is_seen_at_once_and_the_opened_directory_is_watched(
+    tmp_path: Path,
+) -> None:
+    """A directory and a file closed to the daemon when it starts (as root too: the
+    child runs without the capabilities that let root ignore file modes). chmod opens
+    them: the directory's files, below it too, are reported at once, the file is
+    reported changed, and later edits in the opened directory are seen (it is watched
+    now). Old code: no event at all until the next rescan."""
+    import json
+    import subprocess
+
+    from unprivileged import drop_file_mode_override
+
+    root = tmp_path / "root"
+    (root / "closed" / "sub").mkdir(parents=True)
+    (root / "closed" / "a.sql").write_text("select 1")
+    (root / "closed" / "sub" / "b.sql").write_text("select 2")
+    (root / "f.sql").write_text("select 3")
+    (root / "f.sql").chmod(0)
+    (root / "closed").chmod(0)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("watch_permissions.py")), str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=drop_file_mode_override(),
+    )
+    assert child.stdin is not None and child.stdout is not None
+
+    def report() -> dict[str, object]:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write("report\n")
+        child.stdin.flush()
+        return json.loads(child.stdout.readline())
+
+    try:
+        start = json.loads(child.stdout.readline())
+        assert start == {"closed": True}  # file modes do apply to the child
+        before = report()
+        assert before["events"] == [] and before["watches"] == 1  # just the root
+
+        (root / "closed").chmod(0o755)
+        (root / "f.sql").chmod(0o644)
+        opened = report()
+        created = {p for p, change, new in opened["events"] if change == "CHANGED" and new}
+        assert created == {"closed/a.sql", "closed/sub/b.sql"}
+        assert ["f.sql", "CHANGED", False] in opened["events"]
+        assert opened["watches"] == 3  # root, closed, closed/sub
+        assert "directory_now_readable" in opened["logs"]
+        assert any("closed" in why for why in opened["rescans"])
+
+        (root / "closed" / "sub" / "later.sql").write_text("select 4")
+        later = report()
+        assert "closed/sub/later.sql" in {p for p, _, _ in later["events"]}
+    finally:
+        (root / "closed").chmod(0o755)
+        child.stdin.close()
+        try:
+            child.wait(30)
+        finally:
+            child.kill()
+    assert child.returncode == 0, child.stderr.read()[-2000:] if child.stderr else ""
