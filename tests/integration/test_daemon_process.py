@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ class DaemonProcess:
         log: Path,
         *,
         own_group: bool = False,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         env = {
             **os.environ,
@@ -123,6 +124,7 @@ class DaemonProcess:
             # Its own process group: a test that SIGKILLs the daemon can then reap the
             # workers a killed parent leaves behind.
             start_new_session=own_group,
+            preexec_fn=preexec_fn,
         )
 
     def signal(self, sig: int) -> None:
