@@ -438,19 +438,39 @@ async def test_uncreatable_path_degrades(tmp_path: Path, where: str) -> None:
     assert events(logs, "error") == ["cache_degraded"]
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32" or __import__("os").geteuid() == 0, reason="root ignores file modes"
-)
+_OPEN_AND_SAY_IF_DEGRADED = """
+import asyncio, sys
+from lineaged.cache import ParseCache
+async def main():
+    async with await ParseCache.open(sys.argv[1], busy_timeout_ms=200) as cache:
+        print(cache.degraded)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 async def test_read_only_file_degrades(path: Path) -> None:
+    import subprocess
+
+    from unprivileged import drop_file_mode_override
+
     await make_real_cache(path, n=1)
     path.chmod(0o444)
     path.parent.chmod(0o555)
     try:
-        async with await open_cache(path) as cache:
-            assert cache.degraded
+        # In a child where file modes apply, root included (as in CI).
+        proc = subprocess.run(
+            [sys.executable, "-c", _OPEN_AND_SAY_IF_DEGRADED, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=drop_file_mode_override(),
+        )
     finally:
         path.parent.chmod(0o755)
         path.chmod(0o644)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "True", proc.stdout[-2000:]
 
 
 async def test_lock_during_run_drops_puts_and_recovers(path: Path) -> None:
