@@ -54,6 +54,13 @@ __all__ = ["FileState", "GraphWriter", "WriterFatalError", "WriterStats"]
 log = structlog.get_logger(__name__)
 
 
+# Every query of the writer plans as index seeks whatever the statistics (the EXPLAIN
+# test); re-planning one because the graph grew (Neo4j's statistics divergence check,
+# at most every 10 s while a backfill grows the graph) stalls the transaction that
+# meets it for up to seconds on a loaded machine. Keep the plan the warm-up made.
+REUSE_PLAN = "CYPHER replan=skip "
+
+
 class WriterFatalError(RuntimeError):
     """The database refuses us for a reason retrying cannot fix (auth, no database)."""
 
@@ -358,7 +365,7 @@ class GraphWriter:
             try:
                 # Auto-commit: a read needs no BEGIN/COMMIT round trips of its own.
                 async with self._session() as s:
-                    result = await s.run(query, params)
+                    result = await s.run(REUSE_PLAN + query, params)
                     records = [r async for r in result]
             except Exception as exc:
                 if self._is_permanent(exc):
@@ -372,7 +379,8 @@ class GraphWriter:
 async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[str, float]) -> None:
     async def run(name: str, query: str, **params: object) -> Any:
         started = time.monotonic()
-        result = await tx.run(query, params)
+        # One map parameter, one cached plan per query (see graph/queries.py).
+        result = await tx.run(REUSE_PLAN + query, {"p": params})
         record = await result.single(strict=False)
         timings[name] = timings.get(name, 0.0) + time.monotonic() - started
         return record

@@ -128,7 +128,8 @@ async def profile_writes(inst: Any) -> None:
             ("delete_old", q.DELETE_OLD, {"delete_ids": rows.delete_ids, "removed_ids": []}),
             ("write_new", q.WRITE_NEW, rows.write_new_params()),
         ):
-            result = await tx.run("PROFILE " + cypher, params)
+            # The writer's queries take their lists in one map parameter, $p.
+            result = await tx.run("PROFILE " + cypher, {"p": params})
             summary = await result.consume()
             hits = _db_hits(summary.profile)
             print(f"    PROFILE {name}: {hits} db hits, {hits / rows.row_count:.1f} per row")

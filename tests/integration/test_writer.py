@@ -232,10 +232,10 @@ def _explain_params() -> dict[str, dict[str, Any]]:
             )
         ]
     )
-    return {
-        "delete_old": {"delete_ids": rows.delete_ids, "removed_ids": rows.delete_ids},
-        "write_new": rows.write_new_params(),
-        "delete_orphans": {"orphan_columns": ["mart.t.x"], "orphan_tables": ["raw.s"]},
+    return {  # write queries take their lists in one map parameter, $p
+        "delete_old": {"p": {"delete_ids": rows.delete_ids, "removed_ids": rows.delete_ids}},
+        "write_new": {"p": rows.write_new_params()},
+        "delete_orphans": {"p": {"orphan_columns": ["mart.t.x"], "orphan_tables": ["raw.s"]}},
         "file_states": {"ids": rows.delete_ids, "graph_model": 2},
         "root_files": {"root": "r", "graph_model": 2},
     }
