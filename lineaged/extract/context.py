@@ -3,11 +3,11 @@ variables, T-SQL table variables, temp tables, the schema the file's own DDL dec
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.dialects.tsql import TSQL
 from sqlglot.errors import ErrorLevel, ParseError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.tokens import Token, TokenType
@@ -39,7 +39,11 @@ class FileContext:
     def tsql(self) -> bool:
         """T-SQL (and its descendants): `@t` in a table's place is a table variable,
         and a few forms sqlglot does not parse are rewritten first (rewrite.py)."""
-        return isinstance(self.dialect, TSQL)
+        # Not imported up front: loading sqlglot's T-SQL dialect costs every other
+        # dialect (and `lineaged extract`) its parser, generator and type tables. A
+        # dialect that is a TSQL has imported that module itself.
+        module = sys.modules.get("sqlglot.dialects.tsql")
+        return module is not None and isinstance(self.dialect, module.TSQL)
 
 
 def learn_variables(chunk: Chunk, ctx: FileContext) -> None:
