@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from lineaged.graph.dump import dump_lines, integrity_problems
@@ -44,13 +45,16 @@ class CrashReport:
     problems: dict[str, list[str]] = field(default_factory=dict)
     equal: bool = False
     rounds: list[str] = field(default_factory=list)  # one line per daemon start
+    descendants: int = 0  # workers and helpers the killed daemons had
+    leftovers: list[str] = field(default_factory=list)  # those alive 30 s after a kill
 
     def __str__(self) -> str:
         return (
             f"seed {self.seed}: {self.kills} kills ({self.killed_behind} with the graph "
             f"behind the disk), {self.operations} file operations, {self.files} files "
             f"compared, dump of {self.dump_lines} lines equal to a clean ingest: "
-            f"{self.equal}, integrity problems: {self.problems or 'none'}"
+            f"{self.equal}, integrity problems: {self.problems or 'none'}, leftover "
+            f"processes after the kills: {len(self.leftovers)} of {self.descendants}"
         )
 
 
@@ -177,15 +181,27 @@ def mutate(root: Path, rng: random.Random, count: int) -> int:
     return done
 
 
-def _kill_tree(daemon: DaemonProcess) -> None:
-    """SIGKILL the daemon itself (the crash), then its leftover workers, which a killed
-    parent does not take down (issue 13 item 5; reaped here so tests leave nothing)."""
+def _kill_tree(daemon: DaemonProcess) -> tuple[int, list[str]]:
+    """SIGKILL the daemon itself (the crash); its workers, forkserver and resource
+    tracker must then exit by themselves (issue 13 item 5: lifeline.py). Returns how
+    many descendants it had and which of them were still running 30 s later; those
+    are reaped here by process group, so a run leaves nothing behind either way."""
     pgid = os.getpgid(daemon.proc.pid)
+    try:
+        children = psutil.Process(daemon.proc.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
     daemon.proc.send_signal(signal.SIGKILL)
     daemon.proc.wait(10)
+    _gone, alive = psutil.wait_procs(children, timeout=30)
+    leftovers = []
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            leftovers.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
     daemon.kill()
+    return len(children), leftovers
 
 
 def _sha_differences(graph: dict[str, str | None], disk: dict[str, str], limit: int = 10) -> str:
@@ -259,8 +275,10 @@ async def _crash_rounds(
             state = "behind" if behind else "equal to"
             note += f", killed at {run.age():.1f} s with the graph {state} the disk"
         finally:
-            _kill_tree(run.daemon)
+            descendants, leftovers = _kill_tree(run.daemon)
         report.kills += 1
+        report.descendants += descendants
+        report.leftovers += leftovers
         down = mutate(root, rng, rng.randint(0, 10))  # while it is down
         report.operations += down
         report.rounds.append(f"{note}; {down} file operations while it was down")
@@ -322,6 +340,7 @@ async def _crash_rounds(
             f"the crashes, e.g. {_cut(only_resumed)}"
         )
     assert not report.problems, f"integrity problems: {report.problems}"
+    assert not report.leftovers, f"processes outlived their killed daemon: {report.leftovers}"
     return report
 
 
