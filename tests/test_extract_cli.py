@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -163,3 +165,43 @@ def test_extract_does_not_import_the_neo4j_driver(tmp_path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
     ).stdout.splitlines()
     assert out[-1] == "False 0"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge", "unreadable"])
+def test_a_path_that_cannot_be_read_whole_is_one_line_and_exit_2(tmp_path, kind) -> None:
+    """Named on the command line: a FIFO (open() would wait for a writer forever),
+    /dev/zero (never ends), a file over the size limit (a 64 GiB sparse file), a file
+    the user may not read. Read as the daemon reads: one line, exit 2, never blocking.
+    In a child with a deadline and bounded memory; old code blocked or ran out."""
+    import resource
+
+    from unprivileged import drop_file_mode_override
+
+    path = tmp_path / "x.sql"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")
+    elif kind == "huge":
+        with path.open("wb") as fh:
+            fh.truncate(64 << 30)
+    else:
+        path.write_text("SELECT 1")
+        path.chmod(0)
+    drop = drop_file_mode_override()
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+        if drop is not None:
+            drop()
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "lineaged.cli", "extract", str(path), "--dialect", "postgres"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert str(path) in proc.stderr

@@ -3,7 +3,8 @@
 One file: the JSON object (with --json) or a readable summary. Several files or a
 directory: JSON Lines, one object per file, so large trees stream from one process.
 Exit codes: 0 all files extracted without errors, 1 some file or statement carried an
-error, 2 usage error (unknown dialect, unreadable path or schema file).
+error, 2 usage error (unknown dialect, unreadable path or schema file; a path that is
+not a regular file, such as a FIFO or a device, or is over the size limit).
 """
 
 from __future__ import annotations
@@ -99,9 +100,10 @@ def handle(args: argparse.Namespace) -> int:
             f"reading them as {FALLBACK_DIALECT}",
             file=sys.stderr,
         )
-    if any(not p.exists() for p in files):
-        missing = [str(p) for p in files if not p.exists()]
-        print(f"lineaged extract: no such file: {', '.join(missing)}", file=sys.stderr)
+    data, unreadable = _read_all(files)
+    if unreadable:
+        for problem in unreadable:
+            print(f"lineaged extract: {problem}", file=sys.stderr)
         return ExitCode.USAGE
     many = len(files) > 1 or any(Path(p).is_dir() for p in args.paths)
     try:
@@ -109,7 +111,7 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a malformed rule or --var: configuration, not a file
         print(f"lineaged extract: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    results = _extract_all(files, options, schemas, renders)
+    results = _extract_all(files, data, options, schemas, renders)
     failed = False
     out = sys.stdout.buffer
     for path, data in zip(files, results.data, strict=True):
@@ -185,8 +187,32 @@ def _renders(files: list[Path], roots: list[RootMatcher], args: argparse.Namespa
     return out
 
 
+def _read_all(files: list[Path]) -> tuple[list[bytes], list[str]]:
+    """Each file's bytes, read as the daemon reads (lineaged/reading.py): a FIFO or
+    device named on the command line is never opened for reading (`open()` on a FIFO
+    waits for a writer forever, /dev/zero never ends), a read stops at the size limit.
+    Returns the contents and one line per file that cannot be read."""
+    from lineaged.reading import NotRegularFile, read_file
+
+    data, problems = [], []
+    for path in files:
+        try:
+            content = read_file(str(path))
+        except (FileNotFoundError, NotADirectoryError):
+            problems.append(f"no such file: {path}")
+            continue
+        except NotRegularFile as exc:
+            problems.append(str(exc))
+            continue
+        if content.error is not None:
+            problems.append(f"{path}: {content.error}")
+        data.append(content.data)
+    return data, problems
+
+
 def _extract_all(
     files: list[Path],
+    data: list[bytes],
     options: dict[str, FileOptions],
     schemas: dict[str, dict | None],
     renders: dict,
@@ -199,7 +225,6 @@ def _extract_all(
     from lineaged.extract import EXTRACTOR_VERSION, schema_layer
     from lineaged.render.job import extract_file
 
-    data = [p.read_bytes() for p in files]
     corpus = [CorpusFile(str(p), options[str(p)].root, d) for p, d in zip(files, data, strict=True)]
 
     def one(f: CorpusFile, catalog: Mapping[str, Mapping[str, str]]) -> FileLineage:
