@@ -602,6 +602,7 @@ class Daemon:
 
     def _make_pipeline(self) -> Pipeline:
         from lineaged.cache import cache_key
+        from lineaged.crash_counts import CrashCounts, crash_counts_path
         from lineaged.extract import EXTRACTOR_VERSION
 
         roots = self._root_contexts(self.settings)
@@ -620,6 +621,7 @@ class Daemon:
             reserve_worker=self.pool.reserve_worker,
             hold_backfill_writes=self.writer.hold_backfill,
             schema=self.schema,
+            crash_counts=CrashCounts(crash_counts_path(self.settings.state.dir)),
         )
 
     def _observe_stages(self, clock: StageClock) -> None:

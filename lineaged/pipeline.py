@@ -26,6 +26,7 @@ import structlog
 from lineaged import stages
 from lineaged.batcher import Batch
 from lineaged.config import RootSettings
+from lineaged.crash_counts import GIVE_UP_AFTER_STARTS, CrashCounts
 from lineaged.model import (
     Change,
     FileEvent,
@@ -149,6 +150,7 @@ class Pipeline:
         reserve_worker: Callable[[], AbstractContextManager[None]] | None = None,
         hold_backfill_writes: Callable[[], AbstractContextManager[None]] | None = None,
         schema: SchemaStage | None = None,
+        crash_counts: CrashCounts | None = None,
     ) -> None:
         self.roots = roots
         self._pool = pool
@@ -170,6 +172,8 @@ class Pipeline:
         # gets the error but not the hash, so the next start retries the file once;
         # within this run the verdict stands, so rescans do not kill workers again.
         self._crashed: set[tuple[FileRef, str]] = set()
+        # Across runs: a content that crashed workers on several starts is given up.
+        self._crash_counts = crash_counts if crash_counts is not None else CrashCounts(None)
         self.stats = PipelineStats()
 
     async def process(self, batch: Batch) -> None:
@@ -367,7 +371,7 @@ class Pipeline:
         stages.mark("graph_state")
         keep = []
         for r in reads:
-            if (r.event.ref, r.sha256) in self._crashed:
+            if (r.event.ref, r.sha256) in self._crashed or self._given_up(r):
                 self.stats.unchanged += 1
                 continue
             state = states.get(r.event.ref.id)
@@ -414,6 +418,11 @@ class Pipeline:
         assert self._cache is not None
         await self._cache.put_many(items)
         stages.mark("cache_put")
+
+    def _given_up(self, r: ReadResult) -> bool:
+        return r.sha256 is not None and self._crash_counts.given_up(
+            r.event.ref.id, r.sha256, self._version_for(r)
+        )
 
     def _vouched_sha(self, r: ReadResult) -> str | None:
         """The hash the graph may record as this lineage's source (None: retry later)."""
@@ -472,13 +481,15 @@ class Pipeline:
                 corpus or None,
                 root.render.job_for(r.event.ref.path),
             )
+            self._crash_counts.forget(ref.id)
         except PoolClosed:
             raise
         except WorkerCrashed as exc:
+            starts = 0
             if r.sha256 is not None:
                 self._crashed.add((r.event.ref, r.sha256))
-            error = f"{CRASH_ERROR} ({exc}); retried at the next start or by lineaged replay"
-            lineage = FileLineage(dialect, self._version, (), error)
+                starts = self._crash_counts.record(ref.id, r.sha256, self._version_for(r))
+            lineage = FileLineage(dialect, self._version, (), _crash_error(exc, starts))
         except TimeoutError as exc:
             lineage = FileLineage(dialect, self._version, (), f"extraction failed: {exc}")
         except Exception as exc:  # a bug in extraction must not take the daemon down
@@ -512,6 +523,17 @@ class Pipeline:
             updates=len(updates),
             duration_ms=round((now - started) * 1000, 1),
         )
+
+
+def _crash_error(exc: WorkerCrashed, starts: int) -> str:
+    if starts >= GIVE_UP_AFTER_STARTS:
+        then = (
+            f"given up after {starts} starts with this content: retried when the file "
+            "is edited, the extractor changes, or by lineaged replay"
+        )
+    else:
+        then = "retried at the next start or by lineaged replay"
+    return f"{CRASH_ERROR} ({exc}); {then}"
 
 
 def _log_file_errors(u: FileUpdate) -> bool:

@@ -234,6 +234,61 @@ async def test_a_crash_verdict_is_not_recorded_as_the_contents_and_is_retried_on
     assert pool.submitted == 3
 
 
+async def test_a_content_that_crashes_workers_on_several_starts_is_given_up_until_edited(
+    tmp_path: Path,
+) -> None:
+    """The retry on restart is bounded: after GIVE_UP_AFTER_STARTS starts whose retry
+    crashed on the same content, a start reads and hashes the file but extracts
+    nothing (no more worker deaths); an edit, a new extractor version or a success
+    starts the count again. The count survives restarts (a 0600 file in the state
+    directory). Old code: every start submitted it again, forever."""
+    import stat as stat_module
+
+    from lineaged.crash_counts import GIVE_UP_AFTER_STARTS, CrashCounts, crash_counts_path
+
+    sql = tmp_path / "a.sql"
+    sql.write_text("INSERT INTO a SELECT b FROM c")
+    ref = FileRef("r", "a.sql")
+    batch = {ref: FileEvent(ref, str(sql), Change.CHANGED)}
+    state = tmp_path / "state"
+    writer, pool = StatefulWriter(), CrashingPool()
+
+    def start(version: str = EXTRACTOR_VERSION, extractor: Any = pool) -> Pipeline:
+        # A new Pipeline and CrashCounts per start: only the state directory carries over.
+        return Pipeline(
+            {"r": RootContext(RootSettings("r", tmp_path))},
+            extractor,
+            writer,
+            extract_fn_version=version,
+            crash_counts=CrashCounts(crash_counts_path(state)),
+        )
+
+    for n in range(1, GIVE_UP_AFTER_STARTS + 1):
+        await start().process(batch)
+        assert pool.submitted == n
+    assert "given up after 3 starts" in (writer.written[-1].lineage.error or "")
+    assert writer.written[-1].sha256 is None
+    assert "retried at the next start" in (writer.written[0].lineage.error or "")
+    mode = stat_module.S_IMODE(crash_counts_path(state).stat().st_mode)
+    assert mode == 0o600
+
+    written = len(writer.written)
+    await start().process(batch)  # given up: no worker dies, nothing is rewritten
+    assert (pool.submitted, len(writer.written)) == (GIVE_UP_AFTER_STARTS, written)
+
+    await start(version="9.9.9").process(batch)  # a new extractor may not crash on it
+    assert pool.submitted == GIVE_UP_AFTER_STARTS + 1
+
+    sql.write_text("INSERT INTO a SELECT b FROM d")  # new content: tried at once
+    await start().process(batch)
+    assert pool.submitted == GIVE_UP_AFTER_STARTS + 2
+
+    sql.write_text("INSERT INTO a SELECT b FROM c")  # the old content, extracted fine
+    await start(extractor=InlinePool()).process(batch)
+    assert writer.written[-1].sha256 is not None
+    assert b"a.sql" not in crash_counts_path(state).read_bytes()  # the count is forgotten
+
+
 def test_file_state_is_current_is_the_one_currency_rule() -> None:
     from lineaged.model import FileState
 
