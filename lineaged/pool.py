@@ -320,12 +320,17 @@ class PriorityPool:
         except (BrokenExecutor, RuntimeError) as exc:
             # RuntimeError: submit() on an executor that was just shut down.
             if task.bystander:
-                task.bystander = False
-                if not self._closing:
-                    self._push(task)
+                self._run_again(task)
             else:
                 self._requeue_or_fail(task, exc)
                 self._replace_broken(executor, culprit=None)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not cf.cancelled() or (current is not None and current.cancelling()):
+                raise
+            # Our own shutdown(cancel_futures=True) of a killed executor dropped the
+            # task before any worker took it: it never ran, so it simply runs again.
+            self._run_again(task)
         except BaseException as exc:  # the function raised inside the worker
             self._answer(task, exc=exc)
         else:
@@ -370,6 +375,14 @@ class PriorityPool:
             task.future.set_exception(exc)
         else:
             task.future.set_result(result)
+
+    def _run_again(self, task: _Task) -> None:
+        """Queue a bystander of a killed executor again (no attempt counted)."""
+        task.bystander = False
+        if self._closing:
+            self._answer(task, exc=PoolClosed("pool closed before the task ran"))
+        else:
+            self._push(task)
 
     def _requeue_or_fail(self, task: _Task, exc: BaseException) -> None:
         task.attempts += 1

@@ -131,6 +131,23 @@ async def test_a_reserved_worker_is_kept_free_of_backfill() -> None:
     assert peak_after == 2
 
 
+async def test_tasks_queued_inside_a_killed_executor_run_again() -> None:
+    """A timeout kills the culprit's executor; tasks still waiting inside it (never
+    started) are bystanders and run again. On the old code shutdown(cancel_futures=True)
+    cancelled them and their callers got a bare CancelledError (seen in CI, loaded)."""
+    pool = await make_pool(workers=1, max_in_flight=5, task_timeout_s=1.0)
+    try:
+        hung = asyncio.create_task(pool.submit(Priority.HIGH, "hang", 0))
+        queued = [pool.submit(Priority.HIGH, "sleep", i, 0.01) for i in range(4)]
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        with pytest.raises(TimeoutError):
+            await hung
+        assert results == list(range(4))
+        assert pool.stats.timeouts == 1
+    finally:
+        await pool.close()
+
+
 async def test_timeout_kills_only_the_culprit() -> None:
     pool = await make_pool(workers=2, task_timeout_s=1.0)
     try:
