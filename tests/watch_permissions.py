@@ -37,9 +37,14 @@ async def main(root: Path) -> None:
     loop = asyncio.get_running_loop()
     with structlog.testing.capture_logs() as logs:
         watcher.start()
+        # The emitter thread sets the watches up: the test changes nothing before.
+        for _ in range(600):
+            if watcher.watched_directories():
+                break
+            await asyncio.sleep(0.1)
         print(json.dumps({"closed": _closed(root / "closed")}), flush=True)
         while await loop.run_in_executor(None, sys.stdin.readline):
-            await asyncio.sleep(1.0)  # what the test just did arrives
+            await asyncio.sleep(0.5)  # what the test just did arrives (asked again if not)
             report = {
                 "events": events,
                 "rescans": rescans,

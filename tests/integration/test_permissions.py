@@ -81,7 +81,9 @@ async def test_a_permission_fix_is_ingested_at_once_and_the_directory_watched(
         (root / "closed" / "sub" / "c.sql").write_text(sql("c", "edited"))
         edited = sha(root / "closed" / "sub" / "c.sql")
         await wait_for(
-            lambda: files(graph), lambda f: f.get("closed/sub/c.sql", (None,))[0] == edited
+            lambda: files(graph),
+            lambda f: f.get("closed/sub/c.sql", (None,))[0] == edited,
+            timeout=60,
         )
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(60) == 0, daemon.logs()[-3000:]
