@@ -21,7 +21,7 @@ async def _settle() -> None:
 
 
 async def test_a_live_write_takes_a_freed_slot_before_queued_backfill_writes() -> None:
-    slots = TxSlots(regular=2, reserved=1)
+    slots = TxSlots(regular=2, reserved=1, max_yield_s=0.0)  # backfill queues at once
     order: list[str] = []
 
     async def write(name: str, urgent: bool) -> None:
@@ -52,7 +52,7 @@ async def test_a_live_write_never_waits_for_backfill_holding_every_regular_slot(
 
 
 async def test_backfill_does_not_begin_while_a_live_write_runs_or_a_live_batch_holds() -> None:
-    slots = TxSlots(regular=2, reserved=1)
+    slots = TxSlots(regular=2, reserved=1, max_yield_s=3600.0)
     await slots.acquire(True)  # a live transaction
     backfill = asyncio.create_task(slots.acquire(False))
     await _settle()
@@ -63,6 +63,39 @@ async def test_backfill_does_not_begin_while_a_live_write_runs_or_a_live_batch_h
         assert not backfill.done()
     await _settle()
     assert backfill.done() and slots.in_use == 1
+
+
+async def test_backfill_yields_to_live_work_for_at_most_max_yield_s() -> None:
+    """Edits in quick succession slow the backfill down, never stop it: after
+    max_yield_s a backfill write takes a free regular slot even while live work goes
+    on (here 0: at once)."""
+    slots = TxSlots(regular=2, reserved=1, max_yield_s=0.0)
+    with slots.hold():
+        await slots.acquire(True)
+        await asyncio.wait_for(slots.acquire(False), timeout=30)
+    assert slots.in_use == 2
+
+
+async def test_a_live_write_goes_before_a_backfill_write_that_stopped_yielding() -> None:
+    slots = TxSlots(regular=1, reserved=0, max_yield_s=0.0)
+    await slots.acquire(False)
+    order: list[str] = []
+
+    async def write(name: str, urgent: bool) -> None:
+        await slots.acquire(urgent)
+        order.append(name)
+
+    backfill = asyncio.create_task(write("backfill", False))
+    await _settle()
+    live = asyncio.create_task(write("live", True))
+    await _settle()
+    slots.release(False)
+    await _settle()
+    assert order == ["live"]
+    slots.release(True)
+    await _settle()
+    assert order == ["live", "backfill"]
+    await asyncio.gather(backfill, live)
 
 
 async def test_a_cancelled_waiter_hands_its_slot_on() -> None:

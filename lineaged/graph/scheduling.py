@@ -4,10 +4,11 @@
 (urgent) writes may use one more, reserved for them, and a freed slot goes to a waiting
 live write before any waiting backfill write. A backfill write also yields at BEGIN:
 it does not start while a live write waits or runs, nor while a live batch holds
-`hold()` (from its graph-state read to its commit), so a live batch has Neo4j to
-itself apart from backfill transactions already under way. (It yields only before
-BEGIN, never between statements: a backfill transaction holding locks a live one
-needs would otherwise wait for it while it waits for the backfill's commit.)
+`hold()` (from its graph-state read to its commit), so a live batch has Neo4j mostly
+to itself — but for at most `max_yield_s`, so that edits in quick succession slow the
+backfill down without stopping it. (It yields only before BEGIN, never between
+statements: a backfill transaction holding locks a live one needs would otherwise
+wait for it while it waits for the backfill's commit.)
 
 `TxBudget` sizes backfill transactions by the time they take rather than by a row
 count, so a live write queued behind one waits for at most `target_s` of transaction:
@@ -25,30 +26,39 @@ from collections.abc import Iterator
 
 
 class TxSlots:
-    def __init__(self, regular: int, reserved: int = 1) -> None:
+    def __init__(self, regular: int, reserved: int = 1, max_yield_s: float = 0.1) -> None:
         self.regular = regular
         self.reserved = reserved
+        self.max_yield_s = max_yield_s
         self.in_use = 0
         self.urgent_in_use = 0
         self.held = 0
         self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+        self._live_quiet = asyncio.Event()
+        self._live_quiet.set()
 
     @property
     def waiting(self) -> int:
         return len(self._waiting[True]) + len(self._waiting[False])
 
     def may_start(self, urgent: bool) -> bool:
-        """May a write of this kind take a slot now? (Backfill: not while a live
-        write waits or runs.)"""
+        """May a write of this kind take a slot now? (Backfill: one of the regular
+        ones, and not before a waiting live write.)"""
         if urgent:
             return self.in_use < self.regular + self.reserved
-        live_busy = self.urgent_in_use > 0 or self.held > 0 or len(self._waiting[True]) > 0
-        return self.in_use < self.regular and not live_busy
+        return self.in_use < self.regular and not self._waiting[True]
+
+    @property
+    def live_busy(self) -> bool:
+        """A live batch is under way or a live write waits or runs."""
+        return self.held > 0 or self.urgent_in_use > 0 or len(self._waiting[True]) > 0
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
-        """No backfill transaction begins while held (a live batch is under way)."""
+        """While held (a live batch is under way) backfill transactions yield before
+        BEGIN (for at most max_yield_s)."""
         self.held += 1
+        self._sync_quiet()
         try:
             yield
         finally:
@@ -56,11 +66,15 @@ class TxSlots:
             self._wake()
 
     async def acquire(self, urgent: bool) -> None:
+        if not urgent and self.live_busy and self.max_yield_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._live_quiet.wait(), self.max_yield_s)
         if not self._waiting[urgent] and self.may_start(urgent):
             self._take(urgent)
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[urgent].append(waiter)
+        self._sync_quiet()
         try:
             await waiter
         except BaseException:
@@ -68,6 +82,7 @@ class TxSlots:
                 self.release(urgent)  # given a slot, then cancelled: hand it on
             else:
                 self._waiting[urgent].remove(waiter)
+                self._sync_quiet()
             raise
 
     def release(self, urgent: bool) -> None:
@@ -80,9 +95,18 @@ class TxSlots:
         self.in_use += 1
         if urgent:
             self.urgent_in_use += 1
+        self._sync_quiet()
+
+    def _sync_quiet(self) -> None:
+        if self.live_busy:
+            self._live_quiet.clear()
+        else:
+            self._live_quiet.set()
 
     def _wake(self) -> None:
-        """Hand free slots to waiters, live ones first."""
+        """Hand free slots to waiters, live ones first; tell yielding backfill writes
+        when live work is over."""
+        self._sync_quiet()
         for urgent in (True, False):
             queue = self._waiting[urgent]
             while queue and self.may_start(urgent):
@@ -101,7 +125,7 @@ class TxBudget:
         target_s: float,
         *,
         max_rows: int,
-        min_rows: int = 50,
+        min_rows: int = 200,
         first_rows: int = 1_000,
         weight: float = 0.3,
     ) -> None:

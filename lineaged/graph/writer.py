@@ -98,6 +98,9 @@ class GraphWriter:
         self._dead = dead_letters
         self.max_concurrency = max_concurrency
         self._budget = TxBudget(backfill_tx_s, max_rows=rows_per_tx)
+        # Bounds concurrent write transactions across every caller of this writer, with
+        # one more reserved for live edits, which also go first (graph/scheduling.py).
+        self._slots = TxSlots(max_concurrency, reserved=1, max_yield_s=backfill_tx_s)
         self.configure(
             rows_per_tx=rows_per_tx,
             backfill_tx_s=backfill_tx_s,
@@ -105,9 +108,6 @@ class GraphWriter:
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )
-        # Bounds concurrent write transactions across every caller of this writer, with
-        # one more reserved for live edits, which also go first (graph/scheduling.py).
-        self._slots = TxSlots(max_concurrency, reserved=1)
         self.stats = WriterStats()
 
     def configure(
@@ -124,6 +124,7 @@ class GraphWriter:
         self.rows_per_tx = rows_per_tx
         self._budget.max_rows = rows_per_tx
         self._budget.target_s = backfill_tx_s
+        self._slots.max_yield_s = backfill_tx_s
         self.slow_tx_s = slow_tx_s
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
