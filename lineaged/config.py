@@ -97,7 +97,7 @@ class StateSettings:
 @dataclass(frozen=True)
 class WriterSettings:
     rows_per_tx: int = 5_000  # UNWIND rows per write transaction (files never split)
-    backfill_tx_ms: float = 100.0  # backfill transactions sized to take about this; 0 = off
+    backfill_tx_ms: float = 100.0  # backfill tx sized to take about this, yield <= this; 0 = off
     max_concurrent_tx: int = 2  # write transactions in flight at once
     slow_tx_s: float = 5.0  # a transaction slower than this logs a WARNING
     backoff_initial_s: float = 0.2  # first wait after a transient error (doubles, jittered)
