@@ -81,7 +81,7 @@ class PoolSettings:
     recycle_after: int = 2000  # replace the worker processes after this many files
     memory_limit_mb: float = 0.0  # pause dispatch while daemon + workers RSS is above; 0 = off
     start_timeout_s: float = 120.0  # workers must have started and imported within this
-    worker_nice: int = 5  # workers' CPU niceness above the daemon's (its loop goes first)
+    worker_nice: int = 0  # workers' CPU niceness above the daemon's (its loop goes first)
 
 
 @dataclass(frozen=True)
