@@ -266,6 +266,11 @@ async def _crash_rounds(
             report.operations += mutate(root, rng, rng.randint(1, 10))
             await run.logged("daemon_ready", timeout=240)
             note += f", ready after {run.age():.1f} s"
+            if rng.random() < 0.5:
+                # Half the kills come once this daemon writes: on a loaded machine the
+                # moments after `ready` fall mostly before its first transaction.
+                await run.logged("batch_written", timeout=240)
+                note += f", writing at {run.age():.1f} s"
             for _step in range(rng.randint(0, 3)):
                 await asyncio.sleep(rng.uniform(0.0, 0.8))
                 report.operations += mutate(root, rng, rng.randint(1, 15))
