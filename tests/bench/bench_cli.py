@@ -220,6 +220,9 @@ def measure(
     for label, src in trees.items():
         env = {**os.environ, **inst_env}
         env.pop("LINEAGED_CONFIG", None)
+        # An installed package has its bytecode; without this, a tree whose
+        # __pycache__ was never written compiles its modules on every run.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         if src is not None:
             env["PYTHONPATH"] = str(src)
         envs[label] = env
