@@ -23,6 +23,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from lineaged.cache.stat_cache import stat_key
+from lineaged.gcpause import gc_paused
 from lineaged.model import (
     GRAPH_FAILED,
     GRAPH_SHA,
@@ -110,9 +111,10 @@ async def plan_root(
     name = matcher.root.name
     # The graph first, then the disk: a file created and ingested between the two looks
     # new (harmless, its hash matches) instead of deleted (wrong).
-    known = await graph_files(name)
-    current = await vouch(known) if vouch is not None and known else {}
-    on_disk, stale = await asyncio.to_thread(walk_and_compare, matcher, current)
+    with gc_paused():  # one tuple or string per file of the root, several times over
+        known = await graph_files(name)
+        current = await vouch(known) if vouch is not None and known else {}
+        on_disk, stale = await asyncio.to_thread(walk_and_compare, matcher, current)
     stale.sort()
     events = [_event(matcher, rel, Change.CHANGED) for rel in stale]
     events.extend(_event(matcher, rel, Change.DELETED) for rel in sorted(known.keys() - on_disk))

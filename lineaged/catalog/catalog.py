@@ -125,7 +125,16 @@ class Catalog:
                 definitions.setdefault(d.table, {})[file] = Definition(
                     file, d.table, d.columns, d.depends_on
                 )
-        self._rechoose(list(definitions))
+        # `_rechoose` without what only an update needs (the before/after comparison).
+        for table, candidates in definitions.items():
+            if len(candidates) == 1:
+                (chosen,) = candidates.values()
+            else:
+                chosen = min(candidates.values(), key=_choice_order)
+            self._chosen.add(table, dict(chosen.columns))
+            self._chosen_from[table] = chosen.file
+            last = last_part(table)
+            self._folded.setdefault(last.lower().encode(), set()).add(last)
 
     def update(self, file: str, record: FileRecord | None) -> set[str]:
         """Record `file`'s latest result (None: the file is gone). Returns the tables
@@ -178,7 +187,7 @@ class Catalog:
         candidates = self._definitions.get(table)
         if not candidates:
             return None
-        return min(candidates.values(), key=lambda d: (not d.typed, d.file))
+        return min(candidates.values(), key=_choice_order)
 
     def _pick(self, table: str, reader: str | None) -> Columns:
         """The definition of `table` a file reads: the one nearest to it in the tree
@@ -299,6 +308,11 @@ class Catalog:
 
     def defined_by(self, table: str) -> str | None:
         return self._chosen_from.get(table)
+
+
+def _choice_order(d: Definition) -> tuple[bool, str]:
+    """A table's reported definition: typed (declared columns) first, then file id."""
+    return (not d.typed, d.file)
 
 
 def _shared_dirs(a: str, b: str) -> int:

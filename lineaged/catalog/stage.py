@@ -26,6 +26,7 @@ import structlog
 from lineaged.catalog.catalog import Catalog, FileRecord
 from lineaged.catalog.fixpoint import MAX_HOPS
 from lineaged.catalog.order import definition_order, definition_waves, written_and_read
+from lineaged.gcpause import gc_paused
 from lineaged.model import Change, FileEvent, FileLineage
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class SchemaStage:
         """Load the records persisted by earlier runs."""
         if self._store is None:
             return
-        self.catalog.load(await self._store.load())
+        with gc_paused():
+            self.catalog.load(await self._store.load())
         self._report()
         log.info("schema_catalog_loaded", files=len(self.catalog.records), tables=self.stats.tables)
 

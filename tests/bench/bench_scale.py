@@ -1,6 +1,7 @@
 """Cold ingest at two sizes (issue 14 target 6): does files/s hold as the graph grows?
 
     .venv/bin/python tests/bench/bench_scale.py [--sizes 10000,100000] [--profile-writes]
+                                                [--warm]
 
 Starts a throw-away Neo4j (scripts/neo4j_local.py). For each size: a fresh tree of
 bench_warm_restart's warehouse-style files (`make_tree`), an empty graph and an empty
@@ -10,7 +11,8 @@ Neo4j JVM excluded). Prints, per size: time, files/s, files/s per tenth of the r
 (does the rate fall as the graph fills?), node and relationship counts by type, and
 peak RSS; then the ratio of files/s between the sizes. `--profile-writes` PROFILEs one
 batch's write queries in the graph each size left behind (db hits per row: a missing
-index or a non-seek plan shows as hits growing with the graph).
+index or a non-seek plan shows as hits growing with the graph). `--warm` then restarts
+on the largest tree with nothing changed (issue 14 target 2 at that size).
 """
 
 from __future__ import annotations
@@ -50,6 +52,25 @@ async def counts(inst: Any) -> tuple[dict[str, int], dict[str, int]]:
             "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n", database_="neo4j"
         )
     return {r["label"]: r["n"] for r in nodes}, {r["type"]: r["n"] for r in rels}
+
+
+async def warm(work: Path, inst: Any, n: int) -> None:
+    """A warm restart of the tree the size-`n` cold ingest left (bench_warm_restart's
+    warm phase, here on the large graph without generating it twice)."""
+    state = work / f"state{n}"
+    daemon = TimedDaemon(settings_for(state, work / f"sql{n}", inst), oneshot=True)
+    started = time.perf_counter()
+    assert await daemon.run() == 0
+    took = time.perf_counter() - started
+    assert daemon.pipeline is not None and daemon.writer is not None
+    stats = daemon.pipeline.stats
+    print(
+        f"    warm restart of {n} files: {took:.2f} s  {n / took:.0f} files/s  "
+        f"read={stats.files_seen} parsed={stats.parsed} "
+        f"write_tx={daemon.writer.stats.transactions}; start-up {daemon.startup_s:.2f} s, "
+        f"reconcile plan {daemon.reconcile_s:.2f} s ({n / daemon.reconcile_s:.0f} files/s); "
+        f"slowest steps (s): {daemon.slowest_steps()}"
+    )
 
 
 async def cold(work: Path, inst: Any, n: int) -> dict[str, Any]:
@@ -150,7 +171,7 @@ def _ops(plan: dict[str, Any]) -> list[tuple[str, int]]:
     return out
 
 
-async def main(sizes: list[int], profile: bool) -> None:
+async def main(sizes: list[int], profile: bool, then_warm: bool) -> None:
     configure_logging("warning", "console")
     nl = neo4j_local()
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
@@ -174,6 +195,8 @@ async def main(sizes: list[int], profile: bool) -> None:
             )
             if profile:
                 await profile_writes(inst)
+            if then_warm and n == sizes[-1]:
+                await warm(work, inst, n)
             print(f"    load now {os.getloadavg()[0]:.1f}", flush=True)
         small, large = sizes[0], sizes[-1]
         rate = {n: n / results[n]["seconds"] for n in (small, large)}
@@ -190,5 +213,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--profile-writes", action="store_true")
+    parser.add_argument(
+        "--warm", action="store_true", help="then a warm restart of the largest tree"
+    )
     args = parser.parse_args()
-    asyncio.run(main([int(x) for x in args.sizes.split(",")], args.profile_writes))
+    asyncio.run(main([int(x) for x in args.sizes.split(",")], args.profile_writes, args.warm))

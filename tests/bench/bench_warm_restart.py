@@ -147,7 +147,7 @@ async def main(n: int, profile: bool) -> None:
     configure_logging("warning", "console")
     nl = neo4j_local()
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
-    inst = nl.start("bench-warm", root=work / "neo4j", heap="2g")
+    inst = nl.start("bench-warm", root=work / "neo4j", heap="2g", pagecache="1g")
     try:
         root = work / "sql"
         made = time.perf_counter()
