@@ -81,8 +81,12 @@ class SchemaStage:
         """Load the records persisted by earlier runs."""
         if self._store is None:
             return
+        # Decoded and built in a thread: 100k records are seconds of CPU, and start-up
+        # runs this next to Neo4j's warm-up, whose replies the event loop must take.
+        # Nothing else touches the catalog before start-up is over.
         with gc_paused():
-            self.catalog.load(await self._store.load())
+            records = await self._store.load()
+            await asyncio.to_thread(self.catalog.load, records)
         self._report()
         log.info("schema_catalog_loaded", files=len(self.catalog.records), tables=self.stats.tables)
 
