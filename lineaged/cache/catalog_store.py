@@ -91,7 +91,12 @@ class CatalogStore:
         except sqlite3.Error as exc:
             self._store.failed("catalog_load", exc)
             return {}
-        # In a thread: one decode per file of every root, seconds at 100k files.
+        # The decoder is built here, on the loop's thread: building it evaluates the
+        # dataclasses' string annotations (compile), and CPython 3.11's compiler is not
+        # safe to run in two threads at once ("AST constructor recursion depth
+        # mismatch" when the test runner compiled next to it). The decoding itself,
+        # one record per file of every root (seconds at 100k files), runs in a thread.
+        _decoder()
         return await asyncio.to_thread(_decode_rows, rows)
 
     async def put_many(self, records: Sequence[tuple[str, FileRecord]]) -> None:
