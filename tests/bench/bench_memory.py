@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -45,6 +46,30 @@ def ours_rss(exclude: set[int]) -> int:
     return total
 
 
+async def run_sampled(
+    daemon: Daemon, on_sample: Callable[[], None], every_s: float = 0.02
+) -> tuple[float, int]:
+    """Run `daemon` to its end while sampling: (seconds, peak RSS of this process and its
+    workers). `on_sample` runs at every sample too."""
+    peak = ours_rss(set())
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, ours_rss(set()))
+            on_sample()
+            await asyncio.sleep(every_s)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    assert await daemon.run() == 0
+    took = time.perf_counter() - started
+    done.set()
+    await sampler
+    return took, peak
+
+
 async def scan(work: Path, inst, n: int) -> tuple[int, int, float, int]:
     root = work / f"sql{n}"
     make_tree(root, n)
@@ -56,29 +81,19 @@ async def scan(work: Path, inst, n: int) -> tuple[int, int, float, int]:
     env = {"NEO4J_URI": inst.uri, "NEO4J_USER": inst.user, "NEO4J_PASSWORD": inst.password}
     gc.collect()
     baseline = ours_rss(set())
-    peak = baseline
-    done = asyncio.Event()
     daemon = Daemon(load_settings(cfg, env=env), oneshot=True)
     max_queued = 0
 
-    async def sample() -> None:
-        nonlocal peak, max_queued
-        while not done.is_set():
-            peak = max(peak, ours_rss(set()))
-            queued = len(daemon.backfill) + (
-                sum(daemon.pool.queue_depth().values()) if daemon.pool else 0
-            )
-            max_queued = max(max_queued, queued)
-            await asyncio.sleep(0.02)
+    def count_queued() -> None:
+        nonlocal max_queued
+        queued = len(daemon.backfill) + (
+            sum(daemon.pool.queue_depth().values()) if daemon.pool else 0
+        )
+        max_queued = max(max_queued, queued)
 
-    sampler = asyncio.create_task(sample())
-    started = time.perf_counter()
-    assert await daemon.run() == 0
-    took = time.perf_counter() - started
-    done.set()
-    await sampler
+    took, peak = await run_sampled(daemon, count_queued)
     assert daemon.pipeline is not None and daemon.pipeline.stats.parsed == n
-    return baseline, peak, took, max_queued
+    return baseline, max(peak, baseline), took, max_queued
 
 
 async def main(small: int, large: int) -> None:

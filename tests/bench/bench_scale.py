@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_memory import ours_rss
+from bench_memory import run_sampled
 from bench_warm_restart import (
     TimedDaemon,
     empty_graph,
@@ -82,24 +82,14 @@ async def cold(work: Path, inst: Any, n: int) -> dict[str, Any]:
     await empty_graph(inst)
     gc.collect()
     daemon = TimedDaemon(settings, oneshot=True)
-    peak = ours_rss(set())
     progress: list[tuple[float, int]] = []
-    done = asyncio.Event()
 
-    async def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, ours_rss(set()))
-            if daemon.pipeline is not None:
-                progress.append((time.perf_counter(), daemon.pipeline.stats.written))
-            await asyncio.sleep(0.05)
+    def note_progress() -> None:
+        if daemon.pipeline is not None:
+            progress.append((time.perf_counter(), daemon.pipeline.stats.written))
 
-    sampler = asyncio.create_task(sample())
     started = time.perf_counter()
-    assert await daemon.run() == 0
-    took = time.perf_counter() - started
-    done.set()
-    await sampler
+    took, peak = await run_sampled(daemon, note_progress, every_s=0.05)
     assert daemon.pipeline is not None and daemon.writer is not None
     assert daemon.pipeline.stats.parsed == n, daemon.pipeline.stats
     return {
