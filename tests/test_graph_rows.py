@@ -68,3 +68,19 @@ def test_json_round_trip_keeps_the_statement_list() -> None:
         "transform": "INDIRECT/FILTER",
     }
     assert FileLineage.from_dict(data) == lineage
+
+
+def test_a_statement_reaches_each_table_once_per_relationship() -> None:
+    """The writer CREATEs READS/WRITES edges (a statement is always new), so a table
+    named twice must still give one row per (statement, table, rel)."""
+    lineage = FileLineage(
+        "postgres",
+        "1",
+        (Stmt(0, 1, "INSERT", ("mart.t", "mart.t"), ("raw.a", "raw.a", "mart.t")),),
+    )
+    rows = build_rows([FileUpdate(FileRef("r", "a.sql"), "sha", "postgres", lineage)])
+    assert sorted((e["table"], e["rel"]) for e in rows.table_edges) == [
+        ("mart.t", "READS"),
+        ("mart.t", "WRITES"),
+        ("raw.a", "READS"),
+    ]

@@ -55,6 +55,11 @@ RETURN edge_columns + statement_columns AS columns, tables
 """
 
 # Phase 2: write the new lineage. Columns are merged once each; edges only MATCH.
+# A statement is always new here, so its READS/WRITES edges are CREATEd (the rows hold
+# each (statement, table, rel) once): a MERGE of a dynamic-type relationship was
+# planned on an empty graph as a scan of ALL relationships per row, and with the
+# writer's `replan=skip` that plan stayed while the graph grew (bench_scale: a 10k-file
+# cold ingest slowed to a crawl).
 WRITE_NEW: Final = """
 CALL () {
   UNWIND $p.files AS f
@@ -74,7 +79,7 @@ CALL () {
   UNWIND $p.table_edges AS e
   MATCH (s:Statement {id: e.statement})
   MERGE (t:Table {name: e.table})
-  MERGE (s)-[:$(e.rel)]->(t)
+  CREATE (s)-[:$(e.rel)]->(t)
 }
 CALL () {
   UNWIND $p.columns AS c

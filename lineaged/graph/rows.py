@@ -122,11 +122,12 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
                     "error": st.error,
                 }
             )
+            # Once per (statement, table, rel): the writer CREATEs these edges.
             rows.table_edges.extend(
-                {"statement": sid, "table": t, "rel": "READS"} for t in st.sources
+                {"statement": sid, "table": t, "rel": "READS"} for t in dict.fromkeys(st.sources)
             )
             rows.table_edges.extend(
-                {"statement": sid, "table": t, "rel": "WRITES"} for t in st.targets
+                {"statement": sid, "table": t, "rel": "WRITES"} for t in dict.fromkeys(st.targets)
             )
             if not st.targets:
                 # A bare SELECT's columns name outputs, not table columns: the graph
