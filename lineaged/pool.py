@@ -445,16 +445,20 @@ def may_dispatch(
     """May a task of `priority` be handed to the executor now?
 
     Once handed over, a task waits in the executor's FIFO where priorities no longer
-    apply. So backfill (LOW) never has more tasks handed over than there are workers
-    (none of them waits inside: a live task handed over next runs as soon as the
-    first worker is done), and while a live batch is on its way (`reserved`) one
-    fewer, so a worker is idle when its task arrives. Live tasks may fill the rest of
-    `max_in_flight` (two per worker keeps workers busy while the next is pickled)."""
+    apply. Backfill (LOW) always leaves one of the `max_in_flight` places (two per
+    worker, so workers never wait for the event loop between tasks) to live tasks, so a
+    live task is handed over at once and waits for at most the backfill tasks handed
+    over before it. While a live batch is on its way to the pool (`reserved`), backfill
+    gets no more than `workers - 1` places, so by the time the live task arrives its
+    worker has finished what it held and is idle."""
     if taken >= max_in_flight:
         return False
     if priority < Priority.LOW:
         return True
-    return taken_low < workers - (1 if reserved else 0)
+    # (Never fewer than one per worker: a pool with max_in_flight == workers has no
+    # place to spare.)
+    limit = workers - 1 if reserved else max(workers, max_in_flight - 1)
+    return taken_low < limit
 
 
 _QUEUED_POLL_S = 0.05

@@ -195,6 +195,9 @@ async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
     )
     update = FileUpdate(FileRef("r", "a.sql"), "s1", "postgres", lineage)
     rows = build_rows([update]).row_count
+    assert writer.backfill_rows == 100_000  # no live edits around: rows_per_tx
+    with writer.hold_backfill():  # a live edit: backfill is now sized by time
+        pass
     await writer._slots.acquire(False)  # another backfill transaction holds the slot ...
     write = asyncio.create_task(writer.write([update]))
     await _settle()

@@ -55,10 +55,10 @@ async def test_high_priority_overtakes_a_low_backlog() -> None:
 
 
 async def test_a_live_task_runs_right_after_the_backfill_task_in_its_worker() -> None:
-    """Backfill never waits inside the executor (where priorities no longer apply):
-    a live task submitted while 30 backfill tasks are queued runs next, behind at most
-    the one backfill task its worker is running. On the old code two backfill tasks
-    per worker were handed over, so one more always ran first."""
+    """Backfill leaves a place in the executor to live tasks: a live task submitted
+    while 30 backfill tasks are queued runs next after the backfill task its one
+    worker is running (max_in_flight 2, so one backfill task at a time). On the old
+    code backfill filled both places, so one more always ran first."""
     pool = await make_pool(workers=1)
     done: list[str] = []
 
@@ -81,17 +81,17 @@ async def test_a_live_task_runs_right_after_the_backfill_task_in_its_worker() ->
 @pytest.mark.parametrize(
     ("priority", "taken", "taken_low", "reserved", "expected"),
     [
-        # Backfill: at most one task per worker handed over, one fewer while a live
-        # batch is on its way.
-        (Priority.LOW, 1, 1, False, True),
-        (Priority.LOW, 2, 2, False, False),
+        # Backfill: one place of max_in_flight always left to live tasks ...
+        (Priority.LOW, 2, 2, False, True),
+        (Priority.LOW, 3, 3, False, False),
+        # ... and workers - 1 while a live batch is on its way.
         (Priority.LOW, 1, 1, True, False),
         (Priority.LOW, 0, 0, True, True),
         # Live: up to max_in_flight, whatever the backfill holds.
-        (Priority.HIGH, 2, 2, True, True),
-        (Priority.HIGH, 3, 2, False, True),
+        (Priority.HIGH, 3, 3, True, True),
+        (Priority.HIGH, 3, 3, False, True),
         (Priority.CRITICAL, 2, 2, True, True),
-        (Priority.HIGH, 4, 2, False, False),
+        (Priority.HIGH, 4, 3, False, False),
     ],
 )
 def test_dispatch_rule(
@@ -128,7 +128,7 @@ async def test_a_reserved_worker_is_kept_free_of_backfill() -> None:
         await asyncio.gather(*lows)
     finally:
         await pool.close()
-    assert peak_after == 2
+    assert peak_after >= 2  # both workers (and a task queued for them) again
 
 
 async def test_tasks_queued_inside_a_killed_executor_run_again() -> None:

@@ -11,7 +11,9 @@ statements: a backfill transaction holding locks a live one needs would otherwis
 wait for it while it waits for the backfill's commit.)
 
 `TxBudget` sizes backfill transactions by the time they take rather than by a row
-count, so a live write queued behind one waits for at most `target_s` of transaction:
+count while live edits are around (`TxSlots.live_recently`; otherwise the writer uses
+rows_per_tx, fastest for a cold ingest), so a live write waits for at most about
+`target_s` of transaction:
 it learns the rows per second of committed backfill transactions (each timed on its own
 clock, from BEGIN to COMMIT, never including the wait for a slot) and allows
 `rate x target_s` rows, within [min_rows, max_rows].
@@ -21,8 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Iterator
+
+# After live work, backfill keeps its small, time-sized transactions this long (an
+# editing session); with no edits around it writes rows_per_tx rows per transaction,
+# which ingests fastest (fewer commits).
+LIVE_WINDOW_S = 30.0
 
 
 class TxSlots:
@@ -36,6 +44,7 @@ class TxSlots:
         self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
         self._live_quiet = asyncio.Event()
         self._live_quiet.set()
+        self._live_at = float("-inf")  # monotonic time live work was last seen
 
     @property
     def waiting(self) -> int:
@@ -99,9 +108,14 @@ class TxSlots:
 
     def _sync_quiet(self) -> None:
         if self.live_busy:
+            self._live_at = time.monotonic()
             self._live_quiet.clear()
         else:
             self._live_quiet.set()
+
+    def live_recently(self, window_s: float = LIVE_WINDOW_S) -> bool:
+        """Live work now or within the last `window_s`."""
+        return self.live_busy or time.monotonic() - self._live_at < window_s
 
     def _wake(self) -> None:
         """Hand free slots to waiters, live ones first; tell yielding backfill writes

@@ -138,8 +138,9 @@ class GraphWriter:
     async def write(self, updates: Sequence[FileUpdate], *, urgent: bool = False) -> None:
         """Write every update; returns once each is in the graph or dead-lettered.
         `urgent` (live edits): transactions of up to rows_per_tx rows that go before
-        any backfill transaction; otherwise transactions sized to take about
-        `backfill_tx_s` each (0: rows_per_tx rows, as live ones).
+        any backfill transaction; otherwise, while live edits are around, transactions
+        sized to take about `backfill_tx_s` each (0, or no edits for LIVE_WINDOW_S:
+        rows_per_tx rows).
 
         While Neo4j is unreachable this does not return (that is the back-pressure);
         it raises only WriterFatalError."""
@@ -154,7 +155,10 @@ class GraphWriter:
 
     @property
     def backfill_rows(self) -> int:
-        """Rows the next backfill transaction may hold (by measured time)."""
+        """Rows the next backfill transaction may hold: by measured time while live
+        edits are around, else rows_per_tx."""
+        if not self._slots.live_recently():
+            return self.rows_per_tx
         return min(self.rows_per_tx, self._budget.rows())
 
     def hold_backfill(self) -> contextlib.AbstractContextManager[None]:

@@ -117,9 +117,10 @@ async def run(
     clocks: list[StageClock] = []
     observe = daemon.metrics.observe_stages
 
+    backfill_batches: list[StageClock] = []
+
     def record(clock: StageClock) -> None:
-        if clock.live:
-            clocks.append(clock)
+        (clocks if clock.live else backfill_batches).append(clock)
         observe(clock)
 
     daemon.metrics.observe_stages = record  # type: ignore[method-assign]
@@ -137,6 +138,7 @@ async def run(
         )
         written = await count_files(driver) - written_before
         took = time.monotonic() - started
+        during = [c for c in backfill_batches if c.end >= started]
         left = backfill + 1 - await count_files(driver) if backfill else 0
     daemon.request_stop("bench")
     await task
@@ -145,6 +147,15 @@ async def run(
         print(
             f"  backfill while editing: {written} files in {took:.1f} s "
             f"({written / took:.0f} files/s); still pending after the last counted edit: {left}"
+        )
+        # Where the backfill's batches spent their time meanwhile (seconds summed).
+        totals: dict[str, float] = {}
+        for c in during:
+            for stage, seconds in c.durations().items():
+                totals[stage] = totals.get(stage, 0.0) + seconds
+        print(
+            f"  backfill batches finished while editing: {len(during)}; stage seconds: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(totals.items(), key=lambda kv: -kv[1]))
         )
     return lat, profiles
 
