@@ -5,8 +5,11 @@ timing thresholds."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
-from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_neo4j import FakeNeo4j
 
 from lineaged.deadletters import DeadLetters
 from lineaged.graph.rows import build_rows
@@ -143,42 +146,15 @@ class FakeClock:
         return self.now
 
 
-class FakeNeo4j:
-    """Just enough of the async driver for GraphWriter's transactions: every statement
-    takes `step` seconds on the fake clock."""
-
-    def __init__(self, clock: FakeClock, step: float) -> None:
-        self.clock, self.step, self.statements = clock, step, 0
-
-    def session(self, **_: Any) -> FakeNeo4j:
-        return self
-
-    async def __aenter__(self) -> FakeNeo4j:
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        return None
-
-    async def begin_transaction(self) -> FakeNeo4j:
-        return self
-
-    async def run(self, _query: str, _params: Any) -> FakeNeo4j:
-        self.clock.now += self.step
-        self.statements += 1
-        return self
-
-    async def single(self, strict: bool = False) -> dict[str, list[str]]:
-        return {"columns": [], "tables": []}
-
-    async def commit(self) -> None:
-        return None
-
-
 async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
     tmp_path: Path,
 ) -> None:
     clock = FakeClock()
-    neo4j = FakeNeo4j(clock, step=0.005)
+
+    def statement_takes_5_ms() -> None:
+        clock.now += 0.005
+
+    neo4j = FakeNeo4j(statement_takes_5_ms)
     writer = GraphWriter(
         neo4j,  # type: ignore[arg-type]
         "neo4j",
@@ -204,7 +180,7 @@ async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
     clock.now += 30.0  # ... for 30 s
     writer._slots.release(False)
     await write
-    tx_seconds = neo4j.statements * 0.005
+    tx_seconds = len(neo4j.runs) * 0.005
     # 0.1 s at the transaction's own rate (the 30 s wait would have made it min_rows).
     assert abs(writer.backfill_rows - rows / tx_seconds * 0.1) <= 1
     assert writer.backfill_rows > 50

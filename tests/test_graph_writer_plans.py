@@ -8,41 +8,15 @@ live edit's transaction: 0.3-2.7 s on a loaded 2-core machine."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_neo4j import FakeNeo4j
 
 from lineaged.deadletters import DeadLetters
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
-
-
-class RecordingNeo4j:
-    """Enough of the async driver for GraphWriter; records every statement."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[str, dict[str, Any]]] = []
-
-    def session(self, **_: Any) -> RecordingNeo4j:
-        return self
-
-    async def __aenter__(self) -> RecordingNeo4j:
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        return None
-
-    async def begin_transaction(self) -> RecordingNeo4j:
-        return self
-
-    async def run(self, query: str, params: dict[str, Any]) -> RecordingNeo4j:
-        self.runs.append((query, params))
-        return self
-
-    async def single(self, strict: bool = False) -> dict[str, list[str]]:
-        return {"columns": ["raw.s.x"], "tables": ["raw.s"]}
-
-    async def commit(self) -> None:
-        return None
 
 
 def _file(path: str, *, edges: bool) -> FileUpdate:
@@ -56,7 +30,7 @@ def _file(path: str, *, edges: bool) -> FileUpdate:
 async def test_every_write_statement_has_one_map_parameter_and_keeps_its_plan(
     tmp_path: Path,
 ) -> None:
-    neo4j = RecordingNeo4j()
+    neo4j = FakeNeo4j()
     writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
     await writer.write([_file("a.sql", edges=True)])
     await writer.write([_file("b.sql", edges=False)], urgent=True)
