@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,13 @@ dir = "{state}"
 
 def neo4j_env(server: Any) -> dict[str, str]:
     return {"NEO4J_URI": server.uri, "NEO4J_USER": server.user, "NEO4J_PASSWORD": server.password}
+
+
+def process_env(server: Any, **extra: str) -> dict[str, str]:
+    """The environment of a lineaged child process on `server`: ours with the server's
+    credentials, without what would redirect it (our systemd notify socket, a
+    developer's LINEAGED_CONFIG)."""
+    env = {**os.environ, **neo4j_env(server), **extra}
+    env.pop("NOTIFY_SOCKET", None)
+    env.pop("LINEAGED_CONFIG", None)
+    return env

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lineaged.graph.dump import dump_lines, integrity_problems
 
+from .configs import process_env
 from .test_daemon_process import (
     DaemonProcess,
     disk_shas,
@@ -315,13 +316,7 @@ async def _crash_rounds(
 
     # A clean ingest of the final tree, with fresh state, for comparison.
     await clear(graph)
-    env = {
-        **os.environ,
-        "NEO4J_URI": server.uri,
-        "NEO4J_USER": server.user,
-        "NEO4J_PASSWORD": server.password,
-    }
-    env.pop("NOTIFY_SOCKET", None)
+    env = process_env(server)
     cfg = work / "config.toml"
     write_config(cfg, root, work / "clean-state", free_port())
     scan = await asyncio.to_thread(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 
 from lineaged.cli.status import parse_metrics
 
-from .configs import config_text
+from .configs import config_text, process_env
 from .graphs import dump, query, wait_for
 
 LINEAGED = Path(sys.executable).with_name("lineaged")
@@ -104,14 +103,7 @@ class DaemonProcess:
         own_group: bool = False,
         preexec_fn: Callable[[], None] | None = None,
     ) -> None:
-        env = {
-            **os.environ,
-            "NEO4J_URI": server.uri,
-            "NEO4J_USER": server.user,
-            "NEO4J_PASSWORD": server.password,
-            "WATCHDOG_USEC": "1000000",
-        }
-        env.pop("NOTIFY_SOCKET", None)
+        env = process_env(server, WATCHDOG_USEC="1000000")
         if notify is not None:
             env["NOTIFY_SOCKET"] = str(notify.path)
         self.log = log
@@ -314,13 +306,7 @@ async def test_sigterm_mid_ingest_then_restart_matches_a_clean_ingest(
 
     # A clean full ingest of the same tree, for comparison.
     await graph.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
-    env = {
-        **os.environ,
-        "NEO4J_URI": neo4j_server.uri,
-        "NEO4J_USER": neo4j_server.user,
-        "NEO4J_PASSWORD": neo4j_server.password,
-    }
-    env.pop("NOTIFY_SOCKET", None)
+    env = process_env(neo4j_server)
     clean_state = tmp_path / "clean-state"
     write_config(cfg, root, clean_state, free_port())
     scan = subprocess.run(

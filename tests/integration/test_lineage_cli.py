@@ -17,6 +17,8 @@ from lineaged.extract import EXTRACTOR_VERSION, extract
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import FileRef, FileUpdate
 
+from .configs import process_env
+
 LINEAGED = Path(sys.executable).with_name("lineaged")
 
 CHAIN = {
@@ -39,13 +41,7 @@ async def chain(graph: Any, tmp_path: Path) -> Any:
 
 
 def run(neo4j_server: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "NEO4J_URI": neo4j_server.uri,
-        "NEO4J_USER": neo4j_server.user,
-        "NEO4J_PASSWORD": neo4j_server.password,
-    }
-    env.pop("LINEAGED_CONFIG", None)
+    env = process_env(neo4j_server)
     return subprocess.run(
         [str(LINEAGED), "lineage", *args],
         env=env,

@@ -4,7 +4,6 @@ expansion (EXPLAIN), and read-only commands do no schema work."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import pytest
 
 from lineaged.graph.lineage import COLUMNS_QUERY, EXISTS_QUERY, MAX_DEPTH, build_query
 from lineaged.graph.schema import ensure_schema
+
+from .configs import process_env
 
 LINEAGED = Path(sys.executable).with_name("lineaged")
 SCANS = ("NodeByLabelScan", "AllNodesScan", "UnionNodeByLabelsScan", "IntersectionNodeByLabelsScan")
@@ -102,14 +103,7 @@ print(f"\\n{code} {len(connects)}", file=sys.stderr)
 
 
 def _env(neo4j_server: Any) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "NEO4J_URI": neo4j_server.uri,
-        "NEO4J_USER": neo4j_server.user,
-        "NEO4J_PASSWORD": neo4j_server.password,
-    }
-    env.pop("LINEAGED_CONFIG", None)
-    return env
+    return process_env(neo4j_server)
 
 
 async def test_a_read_only_command_makes_one_connection(graph: Any, neo4j_server: Any) -> None:

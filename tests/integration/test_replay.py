@@ -6,7 +6,6 @@ that were fixed, removes the ones deleted from disk, and keeps the ones still re
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from lineaged.config import load_settings
 from lineaged.daemon import Daemon
 from lineaged.deadletters import DeadLetters
 
-from .configs import config_text
+from .configs import config_text, neo4j_env, process_env
 from .graphs import query, table_edges
 
 # Neo4j refuses index entries above ~8 KB: every MERGE on this Table name fails.
@@ -45,12 +44,7 @@ def write_config(tmp_path: Path, root: Path) -> Path:
 
 
 def run_replay(cfg: Path, server: Any) -> tuple[int, dict[str, Any]]:
-    env = {
-        **os.environ,
-        "NEO4J_URI": server.uri,
-        "NEO4J_USER": server.user,
-        "NEO4J_PASSWORD": server.password,
-    }
+    env = process_env(server)
     proc = subprocess.run(
         [sys.executable, "-m", "lineaged.cli", "replay", "-c", str(cfg), "--json"],
         env=env,
@@ -77,11 +71,7 @@ async def test_poison_files_dead_lettered_then_replayed(
     root = tmp_path / "sql"
     make_tree(root)
     cfg = write_config(tmp_path, root)
-    env = {
-        "NEO4J_URI": neo4j_server.uri,
-        "NEO4J_USER": neo4j_server.user,
-        "NEO4J_PASSWORD": neo4j_server.password,
-    }
+    env = neo4j_env(neo4j_server)
     daemon = Daemon(load_settings(cfg, env=env), oneshot=True)
     assert await daemon.run() == 0
 

@@ -15,6 +15,7 @@ from lineaged.config import load_settings
 from lineaged.daemon import Daemon
 from lineaged.model import Change, FileEvent, FileRef
 
+from .configs import neo4j_env
 from .graphs import query, table_edges, wait_for
 
 
@@ -37,7 +38,7 @@ metrics_address = ""
 dir = "{tmp_path / "state"}"
 """
     )
-    env = {"NEO4J_URI": server.uri, "NEO4J_USER": server.user, "NEO4J_PASSWORD": server.password}
+    env = neo4j_env(server)
     return load_settings(cfg, env=env, overrides={"realtime": True, **over})
 
 
