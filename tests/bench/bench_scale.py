@@ -1,7 +1,7 @@
 """Cold ingest at two sizes (issue 14 target 6): does files/s hold as the graph grows?
 
     .venv/bin/python tests/bench/bench_scale.py [--sizes 10000,100000] [--profile-writes]
-                                                [--warm]
+                                                [--warm] [--warm-up 3000]
 
 Starts a throw-away Neo4j (scripts/neo4j_local.py). For each size: a fresh tree of
 bench_warm_restart's warehouse-style files (`make_tree`), an empty graph and an empty
@@ -13,6 +13,15 @@ peak RSS; then the ratio of files/s between the sizes. `--profile-writes` PROFIL
 batch's write queries in the graph each size left behind (db hits per row: a missing
 index or a non-seek plan shows as hits growing with the graph). `--warm` then restarts
 on the largest tree with nothing changed (issue 14 target 2 at that size).
+
+Two things kept the sizes from being compared fairly, and are handled here:
+- The first run met a cold JVM (Neo4j's JIT, page cache) and a cold Python: a 10k run
+  on a fresh server climbed from ~120 to ~590 files/s within itself. `--warm-up N`
+  (default 3,000) first ingests N files of another tree and empties the graph again.
+- Wall time follows whatever else the 2 shared cores run. Each run also reports the CPU
+  seconds that the daemon, its workers and the Neo4j JVM spent on it, per 1,000 files:
+  the work done per file, which the machine's other load hardly changes. A size may be
+  given twice (e.g. `10000,100000,10000`) to bracket the large run.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_memory import run_sampled
@@ -54,11 +65,11 @@ async def counts(inst: Any) -> tuple[dict[str, int], dict[str, int]]:
     return {r["label"]: r["n"] for r in nodes}, {r["type"]: r["n"] for r in rels}
 
 
-async def warm(work: Path, inst: Any, n: int) -> None:
+async def warm(work: Path, inst: Any, n: int, name: str) -> None:
     """A warm restart of the tree the size-`n` cold ingest left (bench_warm_restart's
     warm phase, here on the large graph without generating it twice)."""
-    state = work / f"state{n}"
-    daemon = TimedDaemon(settings_for(state, work / f"sql{n}", inst), oneshot=True)
+    state = work / f"state{name}"
+    daemon = TimedDaemon(settings_for(state, work / f"sql{name}", inst), oneshot=True)
     started = time.perf_counter()
     assert await daemon.run() == 0
     took = time.perf_counter() - started
@@ -73,23 +84,57 @@ async def warm(work: Path, inst: Any, n: int) -> None:
     )
 
 
-async def cold(work: Path, inst: Any, n: int) -> dict[str, Any]:
-    root = work / f"sql{n}"
+class CpuMeter:
+    """CPU seconds (user + system) spent by this process, its descendants and the Neo4j
+    JVM since the meter was made. A worker that exits keeps its last sampled figure."""
+
+    def __init__(self, neo4j_pid: int) -> None:
+        self._neo4j = psutil.Process(neo4j_pid)
+        self._base = {p.pid: _cpu(p) for p in self._processes()}
+        self._last = dict(self._base)
+
+    def _processes(self) -> list[psutil.Process]:
+        me = psutil.Process()
+        return [me, self._neo4j, *me.children(recursive=True)]
+
+    def sample(self) -> None:
+        for p in self._processes():
+            try:
+                self._last[p.pid] = _cpu(p)
+            except psutil.Error:
+                continue
+
+    def seconds(self) -> float:
+        self.sample()
+        return sum(v - self._base.get(pid, 0.0) for pid, v in self._last.items())
+
+
+def _cpu(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return t.user + t.system
+
+
+async def cold(work: Path, inst: Any, n: int, name: str | None = None) -> dict[str, Any]:
+    name = name or str(n)
+    root = work / f"sql{name}"
     make_tree(root, n)
-    state = work / f"state{n}"
+    state = work / f"state{name}"
     state.mkdir()
     settings = settings_for(state, root, inst)
     await empty_graph(inst)
     gc.collect()
     daemon = TimedDaemon(settings, oneshot=True)
     progress: list[tuple[float, int]] = []
+    cpu = CpuMeter(inst.pid)
 
     def note_progress() -> None:
+        cpu.sample()
         if daemon.pipeline is not None:
             progress.append((time.perf_counter(), daemon.pipeline.stats.written))
 
     started = time.perf_counter()
     took, peak = await run_sampled(daemon, note_progress, every_s=0.05)
+    cpu_s = cpu.seconds()
     assert daemon.pipeline is not None and daemon.writer is not None
     assert daemon.pipeline.stats.parsed == n, daemon.pipeline.stats
     return {
@@ -100,6 +145,7 @@ async def cold(work: Path, inst: Any, n: int) -> dict[str, Any]:
         "transactions": daemon.writer.stats.transactions,
         "rows": daemon.writer.stats.rows,
         "startup": daemon.startup_s,
+        "cpu": cpu_s,
     }
 
 
@@ -161,20 +207,29 @@ def _ops(plan: dict[str, Any]) -> list[tuple[str, int]]:
     return out
 
 
-async def main(sizes: list[int], profile: bool, then_warm: bool) -> None:
+async def main(sizes: list[int], profile: bool, then_warm: bool, warm_up: int) -> None:
     configure_logging("warning", "console")
     nl = neo4j_local()
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
     inst = nl.start("bench-scale", root=work / "neo4j", heap="2g", pagecache="1g")
-    results: dict[int, dict[str, Any]] = {}
+    runs: list[tuple[int, dict[str, Any]]] = []
     try:
         print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-        for n in sizes:
-            r = results[n] = await cold(work, inst, n)
+        if warm_up:
+            r = await cold(work, inst, warm_up, "warm-up")
+            print(f"warm-up: {warm_up} files in {r['seconds']:.1f} s (not compared)")
+        for k, n in enumerate(sizes):
+            load = os.getloadavg()[0]
+            r = await cold(work, inst, n, f"{n}-{k}")
+            runs.append((n, r))
             nodes, rels = await counts(inst)
+            ingest_s = r["seconds"] - r["startup"]
             print(
                 f"{n:7d} files: {r['seconds']:8.1f} s  {n / r['seconds']:7.1f} files/s  "
-                f"peak RSS {r['peak'] / 2**20:7.1f} MB (daemon + workers)  "
+                f"({n / ingest_s:.1f} files/s after start-up)  "
+                f"CPU {r['cpu']:.0f} s = {1000 * r['cpu'] / n:.1f} s per 1,000 files "
+                f"(daemon + workers + Neo4j)  load {load:.1f} -> {os.getloadavg()[0]:.1f}\n"
+                f"    peak RSS {r['peak'] / 2**20:7.1f} MB (daemon + workers)  "
                 f"start-up {r['startup']:.1f} s  write tx {r['transactions']}  "
                 f"rows {r['rows']}  deadlock/transient retries {r['retries']}"
             )
@@ -185,15 +240,23 @@ async def main(sizes: list[int], profile: bool, then_warm: bool) -> None:
             )
             if profile:
                 await profile_writes(inst)
-            if then_warm and n == sizes[-1]:
-                await warm(work, inst, n)
+            if then_warm and n == max(sizes) and k == sizes.index(n):
+                await warm(work, inst, n, f"{n}-{k}")
             print(f"    load now {os.getloadavg()[0]:.1f}", flush=True)
-        small, large = sizes[0], sizes[-1]
-        rate = {n: n / results[n]["seconds"] for n in (small, large)}
-        print(
-            f"files/s {large} / {small}: {rate[large] / rate[small]:.3f}  "
-            f"peak RSS {large} / {small}: {results[large]['peak'] / results[small]['peak']:.3f}"
-        )
+        large = max(sizes)
+        big = next(r for n, r in runs if n == large)
+        for n, r in runs:
+            if n == large:
+                continue
+            after_startup = (large / (big["seconds"] - big["startup"])) / (
+                n / (r["seconds"] - r["startup"])
+            )
+            print(
+                f"{large} vs {n}: files/s {large / big['seconds'] / (n / r['seconds']):.3f}, "
+                f"after start-up {after_startup:.3f}; "
+                f"CPU per file {big['cpu'] / large / (r['cpu'] / n):.3f}; "
+                f"peak RSS {big['peak'] / r['peak']:.3f}"
+            )
     finally:
         nl.stop("bench-scale", root=work / "neo4j")
         shutil.rmtree(work, ignore_errors=True)
@@ -206,5 +269,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--warm", action="store_true", help="then a warm restart of the largest tree"
     )
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=3000,
+        help="files ingested (and the graph emptied) before the measured runs",
+    )
     args = parser.parse_args()
-    asyncio.run(main([int(x) for x in args.sizes.split(",")], args.profile_writes, args.warm))
+    sizes = [int(x) for x in args.sizes.split(",")]
+    asyncio.run(main(sizes, args.profile_writes, args.warm, args.warm_up))
