@@ -124,13 +124,15 @@ async def cold(work: Path, inst: Any, n: int, name: str | None = None) -> dict[s
     await empty_graph(inst)
     gc.collect()
     daemon = TimedDaemon(settings, oneshot=True)
-    progress: list[tuple[float, int]] = []
+    progress: list[tuple[float, int, float]] = []
     cpu = CpuMeter(inst.pid)
 
     def note_progress() -> None:
-        cpu.sample()
         if daemon.pipeline is not None:
-            progress.append((time.perf_counter(), daemon.pipeline.stats.written))
+            written = daemon.pipeline.stats.written
+            progress.append((time.perf_counter(), written, cpu.seconds()))
+        else:
+            cpu.sample()
 
     started = time.perf_counter()
     took, peak = await run_sampled(daemon, note_progress, every_s=0.05)
@@ -141,6 +143,7 @@ async def cold(work: Path, inst: Any, n: int, name: str | None = None) -> dict[s
         "seconds": took,
         "peak": peak,
         "tenths": tenths(progress, n, started),
+        "cpu_tenths": cpu_tenths(progress, n),
         "retries": daemon.writer.stats.retries,
         "transactions": daemon.writer.stats.transactions,
         "rows": daemon.writer.stats.rows,
@@ -149,13 +152,25 @@ async def cold(work: Path, inst: Any, n: int, name: str | None = None) -> dict[s
     }
 
 
-def tenths(progress: list[tuple[float, int]], n: int, started: float) -> list[float]:
+def tenths(progress: list[tuple[float, int, float]], n: int, started: float) -> list[float]:
     """files/s over each tenth of the files written (from the start of the scan)."""
     out, mark, last_t, last_w = [], 1, started, 0
-    for t, written in progress:
+    for t, written, _ in progress:
         while mark <= 10 and written >= n * mark / 10:
             out.append((written - last_w) / max(t - last_t, 1e-9))
             last_t, last_w, mark = t, written, mark + 1
+    return out
+
+
+def cpu_tenths(progress: list[tuple[float, int, float]], n: int) -> list[float]:
+    """CPU seconds per 1,000 files over each tenth of the files written: does the work
+    per file grow as the graph fills, whatever the machine's other load does to the
+    wall clock? (The first tenth carries the start-up.)"""
+    out, mark, last_c, last_w = [], 1, 0.0, 0
+    for _, written, cpu_s in progress:
+        while mark <= 10 and written >= n * mark / 10:
+            out.append(1000 * (cpu_s - last_c) / max(written - last_w, 1))
+            last_c, last_w, mark = cpu_s, written, mark + 1
     return out
 
 
@@ -234,6 +249,10 @@ async def main(sizes: list[int], profile: bool, then_warm: bool, warm_up: int) -
                 f"rows {r['rows']}  deadlock/transient retries {r['retries']}"
             )
             print(f"    files/s per tenth: {' '.join(f'{x:.0f}' for x in r['tenths'])}")
+            print(
+                "    CPU s per 1,000 files per tenth: "
+                f"{' '.join(f'{x:.1f}' for x in r['cpu_tenths'])}"
+            )
             print(
                 f"    graph: {sum(nodes.values()):,} nodes {dict(sorted(nodes.items()))}; "
                 f"{sum(rels.values()):,} relationships {dict(sorted(rels.items()))}"
