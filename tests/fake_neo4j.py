@@ -1,5 +1,6 @@
 """Just enough of the async Neo4j driver for GraphWriter's transactions, for unit tests:
-records every statement; each one takes `step` seconds on an optional fake clock."""
+records every statement (and whether it ran in an explicit transaction or as an
+auto-commit one); each one takes `step` seconds on an optional fake clock."""
 
 from __future__ import annotations
 
@@ -10,28 +11,64 @@ from typing import Any
 class FakeNeo4j:
     def __init__(self, on_statement: Callable[[], None] | None = None) -> None:
         self.runs: list[tuple[str, dict[str, Any]]] = []
+        # One entry per statement: "tx" (inside begin_transaction) or "auto".
+        self.kinds: list[str] = []
+        self.begins = 0
+        self.commits = 0
         self._on_statement = on_statement
 
-    def session(self, **_: Any) -> FakeNeo4j:
-        return self
+    def session(self, **_: Any) -> _Session:
+        return _Session(self)
 
-    async def __aenter__(self) -> FakeNeo4j:
+    def record(self, query: str, params: dict[str, Any], kind: str) -> _Result:
+        self.runs.append((query, params))
+        self.kinds.append(kind)
+        if self._on_statement is not None:
+            self._on_statement()
+        return _Result()
+
+
+class _Session:
+    def __init__(self, neo4j: FakeNeo4j) -> None:
+        self._neo4j = neo4j
+
+    async def __aenter__(self) -> _Session:
         return self
 
     async def __aexit__(self, *_: Any) -> None:
         return None
 
-    async def begin_transaction(self) -> FakeNeo4j:
+    async def begin_transaction(self) -> _Tx:
+        self._neo4j.begins += 1
+        return _Tx(self._neo4j)
+
+    async def run(self, query: str, params: dict[str, Any]) -> _Result:
+        return self._neo4j.record(query, params, "auto")
+
+
+class _Tx:
+    def __init__(self, neo4j: FakeNeo4j) -> None:
+        self._neo4j = neo4j
+
+    async def __aenter__(self) -> _Tx:
         return self
 
-    async def run(self, query: str, params: dict[str, Any]) -> FakeNeo4j:
-        self.runs.append((query, params))
-        if self._on_statement is not None:
-            self._on_statement()
-        return self
+    async def __aexit__(self, *_: Any) -> None:
+        return None
 
+    async def run(self, query: str, params: dict[str, Any]) -> _Result:
+        return self._neo4j.record(query, params, "tx")
+
+    async def commit(self) -> None:
+        self._neo4j.commits += 1
+
+    async def rollback(self) -> None:
+        return None
+
+
+class _Result:
     async def single(self, strict: bool = False) -> dict[str, list[str]]:
         return {"columns": ["raw.s.x"], "tables": ["raw.s"]}
 
-    async def commit(self) -> None:
+    async def consume(self) -> None:
         return None

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_neo4j import FakeNeo4j
 
 from lineaged.deadletters import DeadLetters
+from lineaged.graph import queries as q
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
 
@@ -35,7 +36,29 @@ async def test_every_write_statement_has_one_map_parameter_and_keeps_its_plan(
     await writer.write([_file("a.sql", edges=True)])
     await writer.write([_file("b.sql", edges=False)], urgent=True)
     await writer.write([FileUpdate(FileRef("r", "a.sql"), None, "postgres", None)])
-    assert len(neo4j.runs) >= 7  # delete_old, write_new, delete_orphans, ...
+    assert len(neo4j.runs) >= 5  # delete_old, write_new, delete_orphans, replace_files, ...
     for query, params in neo4j.runs:
         assert query.startswith("CYPHER replan=skip ")
         assert list(params) == ["p"] and isinstance(params["p"], dict)
+
+
+async def test_a_live_write_is_one_auto_commit_statement(tmp_path: Path) -> None:
+    """A live edit's replace goes as ONE statement Neo4j commits by itself (one round
+    trip); the old writer sent BEGIN, three statements and COMMIT for it."""
+    neo4j = FakeNeo4j()
+    writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
+    await writer.write([_file("a.sql", edges=True)], urgent=True)
+    assert neo4j.kinds == ["auto"] and neo4j.begins == 0
+    query, params = neo4j.runs[0]
+    assert query == "CYPHER replan=skip " + q.REPLACE_FILES
+    # Every list of the three statements it is composed of, in the one map.
+    assert params["p"]["delete_ids"] == ["r:a.sql"]
+    assert params["p"]["files"][0]["id"] == "r:a.sql"
+    assert {"orphan_columns", "orphan_tables", "column_edges"} <= set(params["p"])
+
+
+async def test_a_backfill_write_stays_an_explicit_transaction(tmp_path: Path) -> None:
+    neo4j = FakeNeo4j()
+    writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
+    await writer.write([_file("a.sql", edges=True)])
+    assert set(neo4j.kinds) == {"tx"} and neo4j.begins == neo4j.commits == 1

@@ -114,9 +114,9 @@ CALL () {
 # deletion committed. Without the lock each saw the other's reference still there and
 # neither deleted the node (write skew; issue 13's orphaned `dim` tables). Candidates
 # come sorted, so the locks are taken in one global order.
-DELETE_ORPHANS: Final = """
-CALL () {
-  UNWIND $p.orphan_columns AS id
+DROP_ORPHANS: Final = """
+CALL (orphan_columns) {
+  UNWIND orphan_columns AS id
   MATCH (c:Column {id: id})
   SET c._lock = true
   REMOVE c._lock
@@ -126,8 +126,8 @@ CALL () {
   DETACH DELETE c
   RETURN collect(DISTINCT table) AS column_tables
 }
-CALL (column_tables) {
-  UNWIND $p.orphan_tables + column_tables AS name
+CALL (orphan_tables, column_tables) {
+  UNWIND orphan_tables + column_tables AS name
   WITH DISTINCT name ORDER BY name
   MATCH (t:Table {name: name})
   SET t._lock = true
@@ -137,6 +137,24 @@ CALL (column_tables) {
   DELETE t
 }
 """
+# The candidates as parameters (the writer sorts them).
+DELETE_ORPHANS: Final = (
+    "WITH $p.orphan_columns AS orphan_columns, $p.orphan_tables AS orphan_tables" + DROP_ORPHANS
+)
+
+# A whole replace in ONE statement, composed of the three above (a live edit: one
+# statement sent as an auto-commit transaction is one round trip instead of five --
+# BEGIN, three statements, COMMIT). DELETE_OLD's candidates join the known ones,
+# sorted here as the writer sorts them for DELETE_ORPHANS.
+REPLACE_FILES: Final = (
+    "CALL () {"
+    + DELETE_OLD
+    + "}\nCALL () {"
+    + WRITE_NEW
+    + "}\nWITH COLLECT { UNWIND $p.orphan_columns + columns AS id\n"
+    "                RETURN DISTINCT id ORDER BY id } AS orphan_columns,\n"
+    "     $p.orphan_tables + tables AS orphan_tables" + DROP_ORPHANS
+)
 
 # A File written under another graph model reads back without an extractor version,
 # so reconcile and the pipeline treat it as stale and rewrite it (schema.GRAPH_MODEL).
@@ -181,5 +199,6 @@ WRITE_QUERIES: Final = {
     "delete_old": DELETE_OLD,
     "write_new": WRITE_NEW,
     "delete_orphans": DELETE_ORPHANS,
+    "replace_files": REPLACE_FILES,
 }
 READ_QUERIES: Final = {"file_states": FILE_STATES, "root_files": ROOT_FILES}

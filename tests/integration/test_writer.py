@@ -12,7 +12,7 @@ import pytest
 from lineaged.deadletters import DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.rows import build_rows
-from lineaged.graph.writer import GraphWriter
+from lineaged.graph.writer import GraphWriter, _replace_params
 from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
 
 from .graphs import dump, query, table_edges
@@ -249,6 +249,7 @@ def _explain_params() -> dict[str, dict[str, Any]]:
         "delete_old": {"p": {"delete_ids": rows.delete_ids, "removed_ids": rows.delete_ids}},
         "write_new": {"p": rows.write_new_params()},
         "delete_orphans": {"p": {"orphan_columns": ["mart.t.x"], "orphan_tables": ["raw.s"]}},
+        "replace_files": {"p": _replace_params(rows)},
         "file_states": {"ids": rows.delete_ids, "graph_model": 2},
         "root_files": {"root": "r", "graph_model": 2},
     }
