@@ -9,7 +9,8 @@ stamps use too, so marks from the watcher thread and the worker processes compar
     debounce       last event of the batch → released by the batcher
     lane_wait      released → a lane starts processing it
     read           read + SHA-256 (a thread hop) and the stat-cache update
-    graph_state    the graph's File states (the unchanged-file check)
+    graph_state    the graph's File states (the unchanged-file check; a live batch
+                   skips it when this process knows every file changed)
     cache_get      parse-cache lookups
     pool_queue     submitted → handed to a worker process (the pool's priority queue)
     worker_queue   handed over → a worker starts it (behind tasks already in the worker)
@@ -17,7 +18,9 @@ stamps use too, so marks from the watcher thread and the worker processes compar
     writer_wait    → a write transaction slot is free
     tx_open        session + BEGIN
     tx_statements  the transaction's statements (delete old, write new, drop orphans)
-    tx_commit      COMMIT (the lineage is visible from here)
+    tx_commit      COMMIT (the lineage is visible from here); a live batch's write is
+                   one auto-commit statement, so it has no tx_open/tx_statements and
+                   this stage is the whole statement with its commit
     cache_put      results stored in the parse cache
 
 A stage a batch did not go through has no mark and no duration. The daemon feeds the

@@ -412,3 +412,76 @@ async def test_every_stage_of_a_live_edit_is_timed(tmp_path: Path) -> None:
         "cache_put",
     ]
     assert all(d >= 0 for d in durations.values())
+
+
+class AskingWriter(StatefulWriter):
+    """Records which files each graph-state read asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[list[str]] = []
+
+    async def file_states(self, ids: list[str]) -> dict[str, Any]:
+        self.asked.append(list(ids))
+        return await super().file_states(ids)
+
+
+async def test_a_live_edit_of_a_file_this_process_wrote_skips_the_graph_read(
+    tmp_path: Path,
+) -> None:
+    """The graph holds what this process last wrote, so new content of that file is a
+    change without a round trip to Neo4j; an unknown file, or the same content again,
+    still asks the graph, and unchanged content writes nothing. The old pipeline read
+    the graph's state before every live batch."""
+    a, b = tmp_path / "a.sql", tmp_path / "b.sql"
+    a.write_text("INSERT INTO a SELECT x FROM c")
+    b.write_text("INSERT INTO b SELECT x FROM c")
+    writer = AskingWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+
+    def live(*names: str) -> dict[FileRef, FileEvent]:
+        return {
+            FileRef("r", n): file_event(
+                FileRef("r", n), str(tmp_path / n), Change.CHANGED, Priority.HIGH
+            )
+            for n in names
+        }
+
+    await pipeline.process(live("a.sql"))
+    assert writer.asked == [["r:a.sql"]]  # never written by this process: ask
+    a.write_text("INSERT INTO a SELECT y FROM c")
+    await pipeline.process(live("a.sql", "b.sql"))
+    assert writer.asked[1:] == [["r:b.sql"]]  # a's change is known; b is not
+    assert [u.ref.path for u in writer.written] == ["a.sql", "a.sql", "b.sql"]
+    await pipeline.process(live("a.sql"))  # saved again, same content
+    assert writer.asked[2:] == [["r:a.sql"]]
+    assert len(writer.written) == 3  # an unchanged file writes nothing
+
+
+async def test_a_backfill_batch_and_a_failed_write_ask_the_graph(tmp_path: Path) -> None:
+    a = tmp_path / "a.sql"
+    a.write_text("INSERT INTO a SELECT x FROM c")
+    writer = AskingWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    ref = FileRef("r", "a.sql")
+
+    def event(priority: Priority) -> dict[FileRef, FileEvent]:
+        return {ref: file_event(ref, str(a), Change.CHANGED, priority)}
+
+    await pipeline.process(event(Priority.HIGH))
+    a.write_text("INSERT INTO a SELECT y FROM c")
+    await pipeline.process(event(Priority.LOW))  # backfill: always asks
+    assert writer.asked == [["r:a.sql"], ["r:a.sql"]]
+
+    async def refuse(updates: list[FileUpdate], *, urgent: bool = False) -> None:
+        raise RuntimeError("write interrupted")
+
+    a.write_text("INSERT INTO a SELECT z FROM c")
+    writer.write = refuse  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await pipeline.process(event(Priority.HIGH))
+    del writer.write  # back to recording
+    assert len(writer.asked) == 2  # known: skipped the read
+    a.write_text("INSERT INTO a SELECT w FROM c")
+    await pipeline.process(event(Priority.HIGH))
+    assert len(writer.asked) == 3  # after an unfinished write the graph is asked again
