@@ -15,6 +15,9 @@ class FakeNeo4j:
         self.kinds: list[str] = []
         self.begins = 0
         self.commits = 0
+        self.rollbacks = 0
+        # The statements of each explicit transaction, in order.
+        self.transactions: list[list[str]] = []
         self._on_statement = on_statement
 
     def session(self, **_: Any) -> _Session:
@@ -40,6 +43,7 @@ class _Session:
 
     async def begin_transaction(self) -> _Tx:
         self._neo4j.begins += 1
+        self._neo4j.transactions.append([])
         return _Tx(self._neo4j)
 
     async def run(self, query: str, params: dict[str, Any]) -> _Result:
@@ -57,13 +61,14 @@ class _Tx:
         return None
 
     async def run(self, query: str, params: dict[str, Any]) -> _Result:
+        self._neo4j.transactions[-1].append(query)
         return self._neo4j.record(query, params, "tx")
 
     async def commit(self) -> None:
         self._neo4j.commits += 1
 
     async def rollback(self) -> None:
-        return None
+        self._neo4j.rollbacks += 1
 
 
 class _Result:
@@ -72,3 +77,9 @@ class _Result:
 
     async def consume(self) -> None:
         return None
+
+    def __aiter__(self) -> _Result:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        raise StopAsyncIteration  # reads find nothing
