@@ -142,6 +142,9 @@ class Daemon:
         self._drain_scope: anyio.CancelScope | None = None
         self._forced = False
         self._pool_closed = False
+        # Set once every root's start-up reconcile has been planned (or has failed).
+        self._planned = anyio.Event()
+        self._unplanned: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -187,14 +190,15 @@ class Daemon:
             max_concurrency=self.settings.writer.max_concurrent_tx,
             **writer_options(self.settings),
         )
-        # Three independent start-ups at once: Neo4j's (query plans, the orphan sweep's
-        # label scan), the worker processes' (imports) and ours (cache, catalog). A
-        # warm restart is mostly start-up; run one after the other they added up.
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._start_graph_side)
-            tg.start_soon(self._step, "start_workers", self._start_pool())
-            await self._step("open_cache", self._open_cache())
-            await self._step("load_schema_catalog", self._open_schema())
+        await self._step("open_cache", self._open_cache())
+        await self._step("load_schema_catalog", self._open_schema())
+        # Only what finding the difference between disk and graph needs is done before
+        # the reconcile. The orphan sweep (a label scan of every Column) runs next to it,
+        # and a scan waits for it at the end; the worker processes start when the first
+        # file needs parsing, or (daemon) right after the start-up reconcile is planned,
+        # together with Neo4j's query warm-up (see `_after_plan`).
+        await self._start_pool()
+        await self._start_child("orphan-sweep", self._sweep_orphans)
         self.pipeline = self._make_pipeline()
         # Results a crash left behind the catalog (recorded, dependants not yet redone).
         self.pipeline.requeue_files(self.schema.stale_files())
@@ -203,6 +207,10 @@ class Daemon:
         await self._start_child("rescans", self._rescans)
         if not self.oneshot:
             await self._start_child("watcher", self._watch)
+            await self._start_child("after-plan", self._after_plan)
+        self._unplanned = {m.root.name for m in self.matchers}
+        if not self._unplanned:
+            self._planned.set()
         for m in self.matchers:
             self.request_rescan(m.root.name, "startup")
         self.ready.set()
@@ -235,6 +243,7 @@ class Daemon:
         with anyio.move_on_after(deadline_s) as scope:
             self._drain_scope = scope
             await self._step("stop_reload", self._stop_child("reload"))
+            await self._step("stop_maintenance", self._stop_maintenance())
             await self._step("stop_watcher", self._stop_child("watcher"))
             await self._step("stop_rescans", self._stop_child("rescans"))
             await self._step("flush_batchers", self._flush_batchers())
@@ -250,7 +259,9 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop whatever still runs, in reverse start order, and close every resource.
         Runs shielded, after a clean drain, a cut-short one or a failed start-up."""
-        for name in ("reload", "watcher", "rescans", "backfill", "live"):
+        for name in ("reload", "after-plan", "orphan-sweep", "watcher", "rescans"):
+            await self._stop_child(name)
+        for name in ("backfill", "live"):
             await self._stop_child(name)
         if self.pool is not None and not self._pool_closed:
             await self._step("stop_workers", self._close_pool(0))
@@ -544,6 +555,7 @@ class Daemon:
         while not self.stop_requested.is_set():
             await anyio.sleep(0.05)
             busy = self.rescans.busy or self._batches_open or len(self.backfill) or len(self.live)
+            busy = busy or "orphan-sweep" in self._children
             if not busy:
                 return
 
@@ -569,10 +581,42 @@ class Daemon:
             raise StartupError(f"cannot serve metrics on {address}: {exc}") from exc
         self.metrics_server.start()
 
-    async def _start_graph_side(self) -> None:
+    async def _sweep_orphans(self, *, task_status: TaskStatus[None]) -> None:
+        """Remove Table/Column nodes nothing refers to (a crash of an older version, a
+        hand edit): maintenance, run next to the start-up reconcile, not before it."""
         assert self.writer is not None
-        await self._step("warm_up_queries", self.writer.warm_up())
-        await self._step("sweep_orphans", self.writer.sweep_orphans())
+        task_status.started()
+        try:
+            await self._step("sweep_orphans", self.writer.sweep_orphans())
+        except Exception as exc:
+            log.warning("orphan_sweep_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _after_plan(self, *, task_status: TaskStatus[None]) -> None:
+        """Daemon mode: once the start-up reconcile is planned, get ready for the first
+        edit: start the worker processes and let Neo4j plan the write queries. Before
+        the plan they would only compete with it; a scan (oneshot) needs neither when
+        nothing changed, and starts the workers with its first parse."""
+        assert self.pool is not None and self.writer is not None
+        task_status.started()
+        await self._planned.wait()
+        try:
+            await self._step(
+                "start_workers",
+                self.pool.start(self.settings.pool.start_timeout_s, spawn_dispatcher=False),
+            )
+        except (TimeoutError, OSError, RuntimeError) as exc:
+            log.error("workers_did_not_start", error=f"{type(exc).__name__}: {exc}")
+            self.request_stop("workers_did_not_start")
+            return
+        try:
+            await self._step("warm_up_queries", self.writer.warm_up())
+        except Exception as exc:
+            # Only the first write pays for planning; nothing is lost.
+            log.warning("query_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _stop_maintenance(self) -> None:
+        for name in ("after-plan", "orphan-sweep"):
+            await self._stop_child(name)
 
     async def _connect(self) -> None:
         try:
@@ -592,7 +636,7 @@ class Daemon:
             on_task_done=self.metrics.parse_duration.observe,
             **pool_options(self.settings),
         )
-        await self.pool.start(self.settings.pool.start_timeout_s, spawn_dispatcher=False)
+        # No processes yet: the dispatcher starts them for the first task.
         await self._start_child("pool-dispatch", self._dispatch)
 
     async def _dispatch(self, *, task_status: TaskStatus[None]) -> None:
@@ -717,8 +761,13 @@ class Daemon:
 
     async def _rescan_root(self, root: str) -> None:
         matcher = next((m for m in self.matchers if m.root.name == root), None)
-        if matcher is not None:
-            await self._reconcile(matcher)
+        try:
+            if matcher is not None:
+                await self._reconcile(matcher)
+        finally:
+            self._unplanned.discard(root)
+            if not self._unplanned:
+                self._planned.set()
 
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None

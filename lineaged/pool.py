@@ -74,6 +74,7 @@ class PoolStats:
     timeouts: int = 0
     crashes: int = 0
     recycles: int = 0
+    executors_started: int = 0  # executors created (first start, recycles, replacements)
     memory_pauses: int = 0
     busy_seconds: float = 0.0
 
@@ -126,6 +127,7 @@ class PriorityPool:
         self._warming: dict[ProcessPoolExecutor, list[Future[None]]] = {}
         self._executor_tasks = 0
         self._in_flight: dict[ProcessPoolExecutor, set[_Task]] = {}
+        self._starting: asyncio.Future[Any] | None = None  # the first executor, starting
         self._dispatcher: asyncio.Task[None] | None = None
         self._runners: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -147,14 +149,49 @@ class PriorityPool:
     ) -> None:
         """Start the workers and wait until each has run its initializer, so that the
         first file does not pay for process start-up and imports (~1-2 s here).
-        With `spawn_dispatcher=False` the caller runs `dispatch()` as a task it owns."""
-        self._executor = self._new_executor()
-        self._executor_tasks = 0
-        warming = [asyncio.wrap_future(f) for f in self._warming[self._executor]]
-        await asyncio.wait_for(asyncio.gather(*warming), warm_up_timeout_s)
-        if spawn_dispatcher:
+        Idempotent; callers at the same time share one start. Without it the workers
+        start when the first task is dispatched (a warm restart that finds nothing to
+        parse never starts them). With `spawn_dispatcher=False` the caller runs
+        `dispatch()` as a task it owns."""
+        if spawn_dispatcher and self._dispatcher is None:
             self._dispatcher = asyncio.create_task(self.dispatch(), name="pool-dispatch")
             self._dispatcher.add_done_callback(_dispatcher_died)
+        executor = await self._started_executor()
+        warming = [asyncio.wrap_future(f) for f in self._warming.get(executor, ())]
+        await asyncio.wait_for(asyncio.gather(*warming), warm_up_timeout_s)
+
+    async def _started_executor(self) -> ProcessPoolExecutor:
+        """The executor, created on first use. Created in a thread: the first process
+        start waits for the forkserver to import the preloaded modules (a second or more),
+        which on the loop's thread would stall everything else the daemon does."""
+        if self._executor is not None:
+            return self._executor
+        if self._closing:
+            raise PoolClosed("pool is shutting down")
+        if self._starting is None:
+            starting = asyncio.ensure_future(asyncio.to_thread(self._spawn_executor))
+            # Adopted by a callback, not by the awaiting task: a caller cancelled while
+            # the thread runs must not leave the new processes without an owner.
+            starting.add_done_callback(self._adopt)
+            self._starting = starting
+        await asyncio.shield(self._starting)
+        if self._executor is None:
+            raise PoolClosed("pool is shutting down")
+        return self._executor
+
+    def _adopt(
+        self, starting: asyncio.Future[tuple[ProcessPoolExecutor, list[Future[None]]]]
+    ) -> None:
+        self._starting = None
+        if starting.cancelled() or starting.exception() is not None:
+            return  # the awaiting caller sees the error; the next one tries again
+        executor, warming = starting.result()
+        self._register(executor, warming)
+        if self._closing:
+            self._kill(executor)
+            return
+        self._executor = executor
+        self._executor_tasks = 0
 
     async def submit(self, priority: Priority, *args: Any) -> Any:
         """Run fn(*args) in a worker; lower priority values run first."""
@@ -194,6 +231,10 @@ class PriorityPool:
             if not task.future.done():
                 task.future.set_exception(PoolClosed("pool closed before the task ran"))
         self._heap.clear()
+        if self._starting is not None:
+            # Processes being started now: let the start finish, so that they are
+            # adopted and killed below instead of outliving the pool.
+            await asyncio.wait({self._starting}, timeout=max(deadline_s, _START_WAIT_S))
         end = time.monotonic() + deadline_s
         while self.in_flight and time.monotonic() < end:
             await asyncio.sleep(0.02)
@@ -209,17 +250,26 @@ class PriorityPool:
         self._wake.set()
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        executor, warming = self._spawn_executor()
+        self._register(executor, warming)
+        return executor
+
+    def _spawn_executor(self) -> tuple[ProcessPoolExecutor, list[Future[None]]]:
+        """A new executor and its workers' warm-up tasks (any thread)."""
         executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self._ctx,
             initializer=_start_worker,
             initargs=(os.getpid(), self._initializer, self._stamps, self._nice),
         )
-        self._in_flight[executor] = set()
         # ProcessPoolExecutor starts workers lazily, on the first submits; start them
         # now, so a recycled or replaced executor is warm before real work reaches it.
-        self._warming = {executor: [executor.submit(_warm) for _ in range(self.workers)]}
-        return executor
+        return executor, [executor.submit(_warm) for _ in range(self.workers)]
+
+    def _register(self, executor: ProcessPoolExecutor, warming: list[Future[None]]) -> None:
+        self.stats.executors_started += 1
+        self._in_flight[executor] = set()
+        self._warming = {executor: warming}
 
     async def dispatch(self) -> None:
         """Hand queued tasks to the workers, highest priority first; runs until
@@ -233,6 +283,8 @@ class PriorityPool:
             await self._wait_for_memory()
             if not self._heap or not self._may_dispatch(self._heap[0]):
                 continue
+            if self._executor is None and not await self._executor_or_pause():
+                continue
             task = heapq.heappop(self._heap)
             if task.future.done():  # caller gave up (cancelled)
                 continue
@@ -245,6 +297,19 @@ class PriorityPool:
             runner = asyncio.create_task(self._run(executor, task))
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
+
+    async def _executor_or_pause(self) -> bool:
+        """Start the workers for the first task; False (after a pause) if that failed."""
+        try:
+            await self._started_executor()
+        except PoolClosed:
+            await self._wake.wait()
+            return False
+        except (OSError, RuntimeError) as exc:
+            log.error("worker_start_failed", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(1.0)
+            return False
+        return True
 
     @contextlib.contextmanager
     def reserve_worker(self) -> Iterator[None]:
@@ -389,7 +454,10 @@ class PriorityPool:
         if task.attempts >= 2:
             self.stats.crashes += 1
             self._answer(task, exc=WorkerCrashed(f"worker died twice running this task: {exc}"))
-        elif not self._closing:
+        elif self._closing:
+            # Its executor was killed by close(): it is handed back like a queued task.
+            self._answer(task, exc=PoolClosed("pool closed while the task ran"))
+        else:
             self._push(task)
 
     def _replace_broken(self, executor: ProcessPoolExecutor, culprit: _Task | None) -> None:
@@ -463,6 +531,7 @@ def may_dispatch(
 
 _QUEUED_POLL_S = 0.05
 _START_ALLOWANCE_S = 120.0
+_START_WAIT_S = 30.0  # how long close() waits for processes still being started
 _STAMPS: Any = None  # in a worker: the pool's shared start stamps
 
 

@@ -287,6 +287,59 @@ async def test_workers_are_started_before_the_first_task() -> None:
         await pool.close()
 
 
+async def test_without_start_the_first_task_starts_the_workers() -> None:
+    """A warm restart that finds nothing to parse never starts worker processes: the
+    dispatcher starts them for the first task (old: it needed start() first)."""
+    pool = PriorityPool(pool_tasks.dispatch, workers=2, preload=("pool_tasks",))
+    dispatcher = asyncio.create_task(pool.dispatch())
+    try:
+        await asyncio.sleep(0.2)
+        assert pool.worker_pids() == []
+        assert await asyncio.wait_for(pool.submit(Priority.HIGH, "echo", 42), 120) == 42
+        assert len(pool.worker_pids()) == 2
+    finally:
+        await pool.close()
+        dispatcher.cancel()
+
+
+def _new_processes(before: set[int]) -> list[psutil.Process]:
+    """Descendants started since `before`, except multiprocessing's helpers (the
+    forkserver and resource tracker live as long as this test process)."""
+    out = []
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(proc.cmdline())
+            if proc.pid not in before and "forkserver" not in cmd and "resource_tracker" not in cmd:
+                out.append(proc)
+    return out
+
+
+async def test_close_while_the_workers_start_leaves_no_worker_and_answers_the_task(
+    tmp_path: Path,
+) -> None:
+    """A stop that lands while the first task's workers are being started hands the
+    task back and leaves no worker process behind."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    held = str(tmp_path / "never")  # the workers' initializer waits for this file
+    pool = PriorityPool(
+        pool_tasks.dispatch,
+        workers=2,
+        preload=("pool_tasks",),
+        initializer=functools.partial(pool_tasks.wait_for_file, held),
+    )
+    dispatcher = asyncio.create_task(pool.dispatch())
+    queued = asyncio.create_task(pool.submit(Priority.LOW, "echo", 1))
+    await asyncio.sleep(0.05)
+    await pool.close(deadline_s=0)
+    with pytest.raises(PoolClosed):
+        await asyncio.wait_for(queued, 60)
+    dispatcher.cancel()
+    deadline = asyncio.get_running_loop().time() + 30
+    while _new_processes(before):
+        assert asyncio.get_running_loop().time() < deadline, _new_processes(before)
+        await asyncio.sleep(0.1)
+
+
 async def test_task_durations_are_reported() -> None:
     seen: list[float] = []
     pool = await make_pool(workers=1, on_task_done=seen.append)

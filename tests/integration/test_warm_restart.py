@@ -45,6 +45,9 @@ async def test_unchanged_tree_is_not_read_parsed_or_written(
     assert warm.pipeline.stats.files_seen == 0, "unchanged files were read again"
     assert warm.pipeline.stats.parsed == 0
     assert warm.writer.stats.transactions == 0
+    # Nothing to parse: no worker process was started (old: always, before the plan).
+    assert warm.pool is not None and warm.pool.stats.executors_started == 0
+    assert cold.pool is not None and cold.pool.stats.executors_started >= 1
     assert await dump(graph) == reference
 
     # One file edited while down: exactly that one is read, parsed and written.
@@ -103,3 +106,29 @@ async def test_start_up_sweeps_orphan_tables_and_columns(
     assert warm.pipeline is not None and warm.pipeline.stats.parsed == 0
     assert await integrity_problems(graph) == {}
     assert await dump(graph) == reference
+
+
+async def test_a_daemon_starts_its_workers_after_the_start_up_plan_without_an_edit(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    """Daemon mode: the workers start (and Neo4j plans the write queries) right after
+    the start-up reconcile is planned, so the first live edit finds them running."""
+    import asyncio
+
+    root = tmp_path / "sql"
+    make_tree(root, 10)
+    settings = settings_for(root, neo4j_server, tmp_path)
+    await scan(settings)
+    daemon = Daemon(settings)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 60)
+        for _ in range(600):
+            if daemon.pool is not None and len(daemon.pool.worker_pids()) == daemon.pool.workers:
+                break
+            await asyncio.sleep(0.1)
+        assert daemon.pool is not None and len(daemon.pool.worker_pids()) == daemon.pool.workers
+        assert daemon.pipeline is not None and daemon.pipeline.stats.parsed == 0
+    finally:
+        daemon.request_stop("test")
+        assert await asyncio.wait_for(task, 60) == 0
