@@ -8,11 +8,13 @@ this order and stopped in the reverse order:
     ├── signals         SIGTERM/SIGINT: drain (a second one: cancel the drain); SIGHUP: reload
     ├── heartbeat       health beat, WATCHDOG=1, STATUS= — the event loop's own pulse
     ├── neo4j-check     cached reachability for /healthz
-    ├── pool-dispatch   hands queued parse tasks to the worker processes
+    ├── pool-dispatch   hands queued parse tasks to the worker processes (starts them)
+    ├── orphan-sweep    Table/Column nodes nothing refers to, next to the reconcile
     ├── live            live Batcher → stream → `batch.live_lanes` lanes → pipeline
     ├── backfill        backfill Batcher → stream → `batch.backfill_lanes` lanes → pipeline
     ├── rescans         reconcile/rescan scans (RescanScheduler) and the periodic rescan
     ├── watcher         owns the watchdog observer thread
+    ├── after-plan      (daemon) workers + Neo4j query warm-up once the start-up plan is made
     └── reload          the SIGHUP reload in progress
 
 The metrics HTTP server is a thread the daemon starts first and stops last.
