@@ -193,7 +193,7 @@ class Daemon:
             **writer_options(self.settings),
         )
         await self._step("open_cache", self._open_cache())
-        await self._step("load_schema_catalog", self._open_schema())
+        await self._step("open_schema_catalog", self._open_schema())
         # Only what finding the difference between disk and graph needs is done before
         # the reconcile. The orphan sweep (a label scan of every Column) runs next to it,
         # and a scan waits for it at the end; the worker processes start when the first
@@ -272,6 +272,9 @@ class Daemon:
         if self.driver is not None:
             await self._step("close_driver", self.driver.close())
         if self.cache is not None:
+            # After the drain: "every record current" holds only if nothing is left to
+            # redo; then the next start need not decode the records (SchemaStage).
+            await self._step("save_schema_state", self.schema.save_state())
             await self._step("close_cache", self.cache.close())
         self.health.state = "stopped"
         if self.metrics_server is not None:
@@ -610,11 +613,19 @@ class Daemon:
             log.error("workers_did_not_start", error=f"{type(exc).__name__}: {exc}")
             self.request_stop("workers_did_not_start")
             return
+        await self._step("load_schema_catalog", self._load_deferred_catalog())
         try:
             await self._step("warm_up_queries", self.writer.warm_up())
         except Exception as exc:
             # Only the first write pays for planning; nothing is lost.
             log.warning("query_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _load_deferred_catalog(self) -> None:
+        """The catalog's records, if start-up deferred them (they were all current at
+        the last stop): the first edit to extract would otherwise wait for them."""
+        await self.schema.ensure_loaded()
+        if self.pipeline is not None:
+            self.pipeline.requeue_files(self.schema.take_unmatched())
 
     async def _stop_maintenance(self) -> None:
         for name in ("after-plan", "orphan-sweep"):
@@ -682,7 +693,7 @@ class Daemon:
     async def _open_schema(self) -> None:
         self.schema = SchemaStage(self.cache.catalog if self.cache is not None else None)
         await self.schema.open()
-        self.schema.configure(explicit_layers(self._root_contexts(self.settings)))
+        await self.schema.configure(explicit_layers(self._root_contexts(self.settings)))
 
     @staticmethod
     def _root_contexts(settings: Settings) -> dict[str, RootContext]:
@@ -728,7 +739,7 @@ class Daemon:
             # Removed roots keep their context so batches already taken can finish.
             self.pipeline.roots.update(contexts)
             # A changed schema file changes what its root's readers resolve to.
-            self.pipeline.requeue_files(self.schema.configure(explicit_layers(contexts)))
+            self.pipeline.requeue_files(await self.schema.configure(explicit_layers(contexts)))
         if self.watcher is not None:
             # Start the new watches before dropping the old ones: an overlap only
             # duplicates events (the batcher dedupes them), a gap would lose some.

@@ -33,6 +33,7 @@ _UPSERT = (
 # was most of loading the catalog). Rows without it are the JSON written before.
 _MSGPACK = b"m"
 _encoder = msgspec.msgpack.Encoder()
+_SHAS = msgspec.msgpack.Decoder(dict[str, str])
 
 
 @cache
@@ -98,6 +99,40 @@ class CatalogStore:
         # one record per file of every root (seconds at 100k files), runs in a thread.
         _decoder()
         return await asyncio.to_thread(_decode_rows, rows)
+
+    async def load_state(self) -> tuple[str, dict[str, str]] | None:
+        """The saved note that every record is current: (digest, file -> sha256), or
+        None (no note: a record changed since, or none was saved)."""
+        if not self._store.usable:
+            return None
+        try:
+            rows = await self._store.conn.execute_fetchall(
+                "SELECT digest, shas FROM catalog_state WHERE id = 1"
+            )
+        except sqlite3.Error as exc:
+            self._store.failed("catalog_state_load", exc)
+            return None
+        if not rows:
+            return None
+        digest, blob = rows[0]
+        try:
+            shas = await asyncio.to_thread(_SHAS.decode, blob)
+        except msgspec.DecodeError:
+            return None  # unreadable: the records are loaded instead
+        return digest, shas
+
+    async def save_state(self, digest: str, shas: dict[str, str]) -> bool:
+        """Save the note, unless a cache write failed this run (the rows on disk may then
+        differ from the catalog in memory). Returns whether it was saved."""
+        if self._store.failures or not self._store.usable:
+            return False
+        blob = await asyncio.to_thread(_encoder.encode, shas)
+        await self._write(
+            "catalog_state_save",
+            "INSERT OR REPLACE INTO catalog_state (id, digest, shas) VALUES (1, ?, ?)",
+            [(digest, blob)],
+        )
+        return not self._store.failures
 
     async def put_many(self, records: Sequence[tuple[str, FileRecord]]) -> None:
         await self._write("catalog_put", _UPSERT, [(f, encode_record(r)) for f, r in records])

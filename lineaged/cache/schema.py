@@ -70,5 +70,23 @@ _V2 = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+# The catalog's note "every record in catalog_files is current" (lineaged/catalog/
+# stage.py, SchemaStage.save_state), with each record's content hash: a restart that
+# finds it answers "is this file's result current?" without decoding the records.
+# Any change of catalog_files removes it, in the same transaction, whoever writes.
+_V3 = (
+    """CREATE TABLE catalog_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        digest TEXT NOT NULL,
+        shas BLOB NOT NULL
+    )""",
+    *(
+        f"""CREATE TRIGGER catalog_files_{op.lower()} AFTER {op} ON catalog_files BEGIN
+            DELETE FROM catalog_state;
+        END"""
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -148,6 +148,7 @@ class CacheStore:
         self._last_warned: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self._closing: asyncio.Task[None] | None = None
+        self.failures = 0  # runtime failures so far (a dropped write among them)
 
     # ---- opening -------------------------------------------------------------------
 
@@ -277,6 +278,7 @@ class CacheStore:
     def failed(self, operation: str, exc: sqlite3.Error) -> None:
         """Record a runtime failure of `operation`. Corruption ends cache use for this run
         (the next start moves the file aside); anything else is logged, rate-limited."""
+        self.failures += 1
         if is_unusable(exc):
             if self._conn is not None:
                 conn, self._conn = self._conn, None

@@ -16,11 +16,13 @@ it than the file whose result changed the table, and nothing is re-queued past
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
 import structlog
 
 from lineaged.catalog.catalog import Catalog, FileRecord
@@ -65,10 +67,41 @@ class _Ticket:
     reads: list[set[bytes]] = field(default_factory=list)  # per file, last name parts
 
 
+# Part of the saved catalog state's digest: bump it when what makes a record current
+# changes meaning (lookup rules, fingerprints), so that a saved "all current" note
+# written by an older lineaged is not believed.
+STATE_VERSION = "1"
+
+
+def state_digest(explicit: Mapping[str, TableColumns]) -> str:
+    """What, besides the records, decides whether a record is current: the schema
+    files' tables per root (and the rules, STATE_VERSION)."""
+    layers = sorted(
+        (root, [(table, list(cols.items())) for table, cols in tables.items()])
+        for root, tables in explicit.items()
+    )
+    return hashlib.sha256(orjson.dumps([STATE_VERSION, layers])).hexdigest()
+
+
 class SchemaStage:
+    """With a store, `open()` finds either the saved note that every record was current
+    at the last stop (then the records are not decoded until a file has to be
+    extracted: `ensure_loaded()`; a warm restart with nothing changed never does), or
+    no note, and loads the records at once. `save_state()` writes the note at a stop."""
+
     def __init__(self, store: CatalogStore | None = None, *, max_hops: int = MAX_HOPS) -> None:
         self.catalog = Catalog()
         self._store = store
+        # Not loaded yet: the saved note's digest and file -> sha256 of its records.
+        self._deferred: tuple[str, dict[str, str]] | None = None
+        self._loading: asyncio.Future[None] | None = None
+        self._explicit: Mapping[str, TableColumns] = {}
+        # Files whose saved record turned out unreadable or different from the note:
+        # handed out to be extracted again (see `take_unmatched`).
+        self._unmatched: list[str] = []
+        # The records may differ from what a saved note says (loaded without a note,
+        # or changed since): a stop must look before saving one.
+        self._changed = False
         self.max_hops = max_hops
         self._hops: dict[str, int] = {}
         self._seq = itertools.count()
@@ -77,36 +110,102 @@ class SchemaStage:
         self._known_conflicts: set[tuple[str, str, tuple[str, ...]]] = set()
         self.stats = SchemaStats()
 
+    @property
+    def loaded(self) -> bool:
+        return self._deferred is None
+
     async def open(self) -> None:
-        """Load the records persisted by earlier runs."""
+        """Load the records persisted by earlier runs, or only the saved note that they
+        were all current (see the class doc)."""
         if self._store is None:
             return
-        # Decoded and built in a thread: 100k records are seconds of CPU, and start-up
-        # runs this next to Neo4j's warm-up, whose replies the event loop must take.
-        # Nothing else touches the catalog before start-up is over.
+        state = await self._store.load_state()
+        if state is not None:
+            self._deferred = state
+            log.info("schema_catalog_deferred", files=len(state[1]))
+            return
+        self._changed = True
+        await self._load()
+
+    async def ensure_loaded(self) -> None:
+        """Decode the records if `open()` deferred that (once; callers share it)."""
+        if self._deferred is None:
+            return
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._load_deferred())
+        await asyncio.shield(self._loading)
+
+    async def _load_deferred(self) -> None:
+        assert self._deferred is not None
+        _, shas = self._deferred
+        await self._load()
+        self.catalog.set_explicit(self._explicit)
+        records = self.catalog.records
+        # A row that cannot be read any more (or is not the one the note described):
+        # that file is extracted again, as without the note.
+        self._unmatched = sorted(
+            f for f, sha in shas.items() if (r := records.get(f)) is None or r.sha256 != sha
+        )
+        if self._unmatched:
+            self._changed = True
+            log.warning("schema_catalog_records_unmatched", files=self._unmatched[:10])
+        self._deferred = None
+
+    def take_unmatched(self) -> list[str]:
+        """Files to extract again because their saved record was lost (once)."""
+        out, self._unmatched = self._unmatched, []
+        return out
+
+    async def _load(self) -> None:
+        assert self._store is not None
+        # Decoded and built in a thread: 100k records are seconds of CPU, and the event
+        # loop has other work meanwhile (a deferred load runs next to a live daemon).
+        # Nothing touches `self.catalog` until it is loaded (see `_require_loaded`).
         with gc_paused():
             records = await self._store.load()
             await asyncio.to_thread(self.catalog.load, records)
         self._report()
         log.info("schema_catalog_loaded", files=len(self.catalog.records), tables=self.stats.tables)
 
-    def configure(self, explicit: Mapping[str, TableColumns]) -> list[str]:
+    async def configure(self, explicit: Mapping[str, TableColumns]) -> list[str]:
         """Schema files per root (start-up and reload). Returns the files whose results
         the change made stale."""
+        self._explicit = dict(explicit)
+        if self._deferred is not None and self._deferred[0] == state_digest(explicit):
+            return []  # the schema files the note was saved with: nothing is stale
+        await self.ensure_loaded()
         self.catalog.set_explicit(explicit)
         return self.stale_files()
+
+    async def save_state(self) -> bool:
+        """At a stop: save the note that every record is current, when it is true (no
+        file waits for re-extraction). Returns whether a note was saved."""
+        if self._store is None or self._deferred is not None or not self._changed:
+            return False  # the note read at open() still holds (no record changed)
+        if self.stale_files():
+            return False
+        shas = {f: r.sha256 for f, r in self.catalog.records.items()}
+        saved = await self._store.save_state(state_digest(self._explicit), shas)
+        self._changed = not saved
+        return saved
 
     # -- before extraction -------------------------------------------------------------
 
     def is_current(self, file: str, sha256: str) -> bool:
+        if self._deferred is not None:
+            # Every record was current when the note was saved, and none changed since.
+            return self._deferred[1].get(file) == sha256
         return self.catalog.is_current(file, sha256)
 
     def stale_files(self) -> list[str]:
+        if self._deferred is not None:
+            return []
         return sorted(f for f in self.catalog.records if not self.catalog.is_current(f))
 
     def expected_fingerprint(self, file: str) -> str:
         """The fingerprint `file`'s last result would have if extracted now (its
         lookups answered by the current catalog); "none" for a file not seen yet."""
+        self._require_loaded()
         record = self.catalog.records.get(file)
         if record is None:
             return "none"
@@ -114,9 +213,11 @@ class SchemaStage:
 
     def accepts(self, file: str, root: str, lineage: FileLineage) -> bool:
         """A (cached or fresh) result for `file` agrees with what the catalog holds now."""
+        self._require_loaded()
         return self.catalog.result_is_current(root, lineage, file)
 
     def slice_for(self, file: str, data: bytes) -> dict[str, dict[str, str]]:
+        self._require_loaded()
         record = self.catalog.records.get(file)
         used = record.used if record is not None else ()
         return self.catalog.slice_for(data, used, reader=file)
@@ -130,7 +231,10 @@ class SchemaStage:
 
     async def announce(self, ticket: _Ticket, texts: Sequence[bytes]) -> list[list[int]]:
         """What the batch seems to define, so that later batches wait for it. Returns
-        the batch's extraction waves (definitions first)."""
+        the batch's extraction waves (definitions first). Extraction follows: the
+        records are loaded first if `open()` deferred them."""
+        if texts:
+            await self.ensure_loaded()
         names = [written_and_read(t) for t in texts]
         ticket.writes = {_last(w) for writes, _ in names for w in writes}
         ticket.reads = [{_last(r) for r in reads} for _, reads in names]
@@ -165,6 +269,8 @@ class SchemaStage:
 
     async def record(self, items: Sequence[Recorded]) -> list[str]:
         """Feed results in; returns the files to extract again (hop-bounded)."""
+        await self.ensure_loaded()
+        self._changed = True
         changed: set[str] = set()
         hops = 0
         puts: list[tuple[str, FileRecord]] = []
@@ -184,12 +290,17 @@ class SchemaStage:
         stale |= {
             i.file for i in items if i.lineage is not None and not self.catalog.is_current(i.file)
         }
+        stale |= set(self.take_unmatched())
         if self._store is not None:
             await self._store.put_many(puts)
             await self._store.delete_many(gone)
         if changed:
             self._report()
         return self._hop(sorted(stale), hops + 1, changed)
+
+    def _require_loaded(self) -> None:
+        if self._deferred is not None:
+            raise RuntimeError("schema catalog used before ensure_loaded()")
 
     def _hop(self, files: list[str], hops: int, changed: set[str]) -> list[str]:
         if not files:
@@ -211,6 +322,7 @@ class SchemaStage:
         return files
 
     def root_of(self, file: str) -> str | None:
+        self._require_loaded()
         record = self.catalog.records.get(file)
         return None if record is None else record.root
 

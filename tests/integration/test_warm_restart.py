@@ -45,6 +45,8 @@ async def test_unchanged_tree_is_not_read_parsed_or_written(
     assert warm.pipeline.stats.files_seen == 0, "unchanged files were read again"
     assert warm.pipeline.stats.parsed == 0
     assert warm.writer.stats.transactions == 0
+    # The catalog's records were all current at the cold scan's stop: not decoded.
+    assert not warm.schema.loaded and not cold.schema.stale_files()
     # Nothing to parse: no worker process was started (old: always, before the plan).
     assert warm.pool is not None and warm.pool.stats.executors_started == 0
     assert cold.pool is not None and cold.pool.stats.executors_started >= 1
@@ -56,6 +58,29 @@ async def test_unchanged_tree_is_not_read_parsed_or_written(
     third = await scan(settings)
     assert third.pipeline is not None
     assert third.pipeline.stats.files_seen == 1 and third.pipeline.stats.parsed == 1
+    assert third.schema.loaded
+
+
+async def test_an_upstream_edit_while_down_reaches_its_untouched_readers(
+    graph: Any, neo4j_server: Any, tmp_path: Path
+) -> None:
+    """The restart that skips decoding the catalog (its records were all current at
+    the stop) still re-extracts a file whose upstream's columns changed while down."""
+    root = tmp_path / "sql"
+    root.mkdir()
+    (root / "raw.sql").write_text("CREATE TABLE raw.orders (id int, amount int);")
+    (root / "stg.sql").write_text("CREATE VIEW stg.orders AS SELECT * FROM raw.orders;")
+    settings = settings_for(root, neo4j_server, tmp_path)
+    await scan(settings)
+    await scan(settings)  # a clean stop with the note saved, then an unchanged restart
+    (root / "raw.sql").write_text("CREATE TABLE raw.orders (id int, amount int, status text);")
+    third = await scan(settings)
+    assert third.pipeline is not None and third.pipeline.stats.parsed == 2
+    rows = await graph.execute_query(
+        "MATCH (a:Column {id: 'stg.orders.status'})-[:DERIVES_FROM]->(b:Column) RETURN b.id AS b",
+        database_="neo4j",
+    )
+    assert [r["b"] for r in rows.records] == ["raw.orders.status"]
 
 
 async def test_graph_rebuilt_from_parse_cache_and_cache_loss_is_harmless(
