@@ -806,12 +806,17 @@ class Daemon:
             # whose context changed while the daemon was down is read again.
             return EXTRACTOR_VERSION + self._render_suffix(root, rel)
 
+        ctx = self.pipeline.roots.get(root) if self.pipeline is not None else None
+        version: Callable[[str], str] | str = version_of
+        if ctx is None or ctx.render.renders_nothing:
+            version = EXTRACTOR_VERSION
+
         def schema_current(rel: str, sha256: str) -> bool:
             return schema.is_current(f"{root}:{rel}", sha256)
 
         async def vouch(known: dict[str, GraphFile]) -> dict[str, StatKey]:
             trusted = await stat_cache.trusted(root)
-            return vouched(known, trusted, version_of, schema_current)
+            return vouched(known, trusted, version, schema_current)
 
         return vouch
 

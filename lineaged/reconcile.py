@@ -66,41 +66,43 @@ Vouch = Callable[[dict[str, GraphFile]], Awaitable[dict[str, StatKey]]]
 def vouched(
     graph: dict[str, GraphFile],
     trusted: Iterable[TrustedRow],
-    version_of: Callable[[str], str],
+    version_of: Callable[[str], str] | str,
     schema_current: Callable[[str, str], bool] | None = None,
 ) -> dict[str, StatKey]:
     """path -> the stat under which the file needs nothing: the stat cache recorded
     that stat with hash H, and the graph holds H's lineage from `version_of(path)`
     (computed with the schema catalog's current columns when `schema_current` is given),
-    or refused exactly H (FileState.is_current, one rule). One pass, no objects."""
+    or refused exactly H (FileState.is_current, one rule). One pass, no objects.
+    `version_of` is a plain string when every file of the root has the same version
+    (no rendering): no call per file."""
     out: dict[str, StatKey] = {}
     get = graph.get
+    same = version_of if isinstance(version_of, str) else None
     for path, size, mtime_ns, inode, sha256 in trusted:
         state = get(path)
         if state is None:
             continue
         if sha256 == state[GRAPH_FAILED] or (
             sha256 == state[GRAPH_SHA]
-            and state[GRAPH_VERSION] == version_of(path)
+            and state[GRAPH_VERSION] == (same if same is not None else version_of(path))
             and (schema_current is None or schema_current(path, sha256))
         ):
             out[path] = (size, mtime_ns, inode)
     return out
 
 
-def walk_and_compare(
-    matcher: RootMatcher, current: dict[str, StatKey]
+def walk(matcher: RootMatcher) -> list[tuple[str, StatKey]]:
+    """Every matching path of the root with its stat key (blocking: run in a thread)."""
+    return [(rel, stat_key(st)) for rel, st in matcher.walk()]
+
+
+def compare(
+    walked: list[tuple[str, StatKey]], current: dict[str, StatKey]
 ) -> tuple[set[str], list[str]]:
-    """Walk the root (in a thread): every matching path, and those whose stat is not
-    the one `current` vouches for (new, changed, or not vouched for)."""
-    on_disk: set[str] = set()
-    stale: list[str] = []
-    seen, get = on_disk.add, current.get
-    for rel, st in matcher.walk():
-        seen(rel)
-        if get(rel) != stat_key(st):
-            stale.append(rel)
-    return on_disk, stale
+    """The paths on disk, and those whose stat is not the one `current` vouches for
+    (new, changed, or not vouched for)."""
+    get = current.get
+    return {rel for rel, _ in walked}, [rel for rel, key in walked if get(rel) != key]
 
 
 async def plan_root(
@@ -109,12 +111,20 @@ async def plan_root(
     vouch: Vouch | None = None,
 ) -> ReconcilePlan:
     name = matcher.root.name
-    # The graph first, then the disk: a file created and ingested between the two looks
-    # new (harmless, its hash matches) instead of deleted (wrong).
+    # The walk (stat syscalls, in a thread) runs while the graph and the stat cache are
+    # read. A file created and ingested while both run may look deleted: harmless, the
+    # pipeline checks the disk again before it deletes anything (pipeline._updates).
     with gc_paused():  # one tuple or string per file of the root, several times over
-        known = await graph_files(name)
-        current = await vouch(known) if vouch is not None and known else {}
-        on_disk, stale = await asyncio.to_thread(walk_and_compare, matcher, current)
+        walked: list[tuple[str, StatKey]] = []
+
+        async def walk_root() -> None:
+            walked.extend(await asyncio.to_thread(walk, matcher))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(walk_root)
+            known = await graph_files(name)
+            current = await vouch(known) if vouch is not None and known else {}
+        on_disk, stale = compare(walked, current)
     stale.sort()
     events = [_event(matcher, rel, Change.CHANGED) for rel in stale]
     events.extend(_event(matcher, rel, Change.DELETED) for rel in sorted(known.keys() - on_disk))

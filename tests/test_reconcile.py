@@ -168,13 +168,14 @@ def test_vouched_is_the_file_state_rule() -> None:
     from lineaged.model import FileState
 
     shas, versions = ("h1", "h2", None), ("v", "w", None)
-    for (sha, version, failed), disk_sha, ok in product(
-        product(shas, versions, shas), ("h1", "h2"), (True, False)
+    # The version per file, or one for the whole root (a root that renders nothing).
+    for (sha, version, failed), disk_sha, ok, version_of in product(
+        product(shas, versions, shas), ("h1", "h2"), (True, False), (lambda _: "v", "v")
     ):
         got = vouched(
             {"p": (sha, version, failed)},
             [("p", 1, 2, 3, disk_sha)],
-            lambda _: "v",
+            version_of,
             lambda _p, _s, ok=ok: ok,
         )
         want = FileState(sha, version, failed).is_current(

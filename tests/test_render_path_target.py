@@ -52,3 +52,17 @@ def test_numbered_groups_of_a_pattern() -> None:
 def test_malformed_rules_are_rejected(template: str, pattern: str, message: str) -> None:
     with pytest.raises(TargetRuleError, match=re.escape(message)):
         PathTargetRule.build(template, pattern)
+
+
+@pytest.mark.parametrize(
+    ("options", "renders"),
+    [({}, False), ({"target": "{-2}.{stem}"}, True), ({"template": "jinja"}, True)],
+)
+def test_renders_nothing_means_no_version_suffix(tmp_path, options, renders) -> None:
+    """The warm restart compares one version for a whole root when `renders_nothing`."""
+    from lineaged.config import RootSettings
+    from lineaged.pipeline import RootContext
+
+    render = RootContext(RootSettings("r", tmp_path, **options)).render
+    assert render.renders_nothing is not renders
+    assert (render.version_suffix("models/marts/orders.sql") != "") is renders

@@ -95,6 +95,12 @@ class RootRender:
         index = ProjectIndex(project, variables)
         return cls(rule, DBT, variables, dbt, inside, None, index, settings)
 
+    @property
+    def renders_nothing(self) -> bool:
+        """No file of the root is rendered (no path rule, no template): every file's
+        `version_suffix` is ""."""
+        return self.rule is None and not self.template
+
     def job_for(self, path: str) -> RenderJob | None:
         if self.rule is None and not self.template:
             return None
