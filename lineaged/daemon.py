@@ -611,6 +611,7 @@ class Daemon:
             )
         except (TimeoutError, OSError, RuntimeError) as exc:
             log.error("workers_did_not_start", error=f"{type(exc).__name__}: {exc}")
+            self.exit_code = ExitCode.CANNOT_START
             self.request_stop("workers_did_not_start")
             return
         await self._step("load_schema_catalog", self._load_deferred_catalog())

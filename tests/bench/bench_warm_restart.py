@@ -7,7 +7,9 @@ warehouse-style SQL files (`make_tree`, also used by bench_scale.py) with old mt
 and runs `scan` three times:
   cold     empty graph and cache: every file read, parsed and written;
   warm     nothing changed (issue 14 target 2): must read no file contents, parse
-           nothing and write nothing; its start-up and reconcile are timed apart;
+           nothing and write nothing; its start-up and reconcile are timed apart, and
+           it says whether it decoded the catalog's records or started worker processes
+           (neither is needed when nothing changed);
   rebuild  the graph emptied, the parse cache kept (issue 14 target 3): every file read
            and written again, none parsed.
 Prints times, files/s and ratios of the one run. `--profile` samples the warm and the
@@ -178,6 +180,11 @@ async def main(n: int, profile: bool) -> None:
             f"{warm_s - warm.startup_s - warm.reconcile_s:.2f} s"
         )
         print(f"  slowest lifecycle steps (s): {warm.slowest_steps()}")
+        assert warm.pool is not None
+        print(
+            f"  schema catalog records decoded: {'yes' if warm.schema.loaded else 'no'}, "
+            f"worker pools started: {warm.pool.stats.executors_started}"
+        )
         print(f"warm / cold : {warm_s / cold_s:.4f}")
         ok = ws.files_seen == 0 and ws.parsed == 0 and warm.writer.stats.transactions == 0
         print("warm restart read, parsed and wrote nothing:", "YES" if ok else "NO")
