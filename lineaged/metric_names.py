@@ -30,6 +30,7 @@ PARSE_SUBMITTED = "lineaged_parse_submitted"
 PARSE_TIMEOUTS = "lineaged_parse_timeouts"
 WORKER_CRASHES = "lineaged_worker_crashes"
 WORKER_RECYCLES = "lineaged_worker_recycles"
+WORKER_POOL_STARTS = "lineaged_worker_pool_starts"
 MEMORY_PAUSES = "lineaged_memory_pauses"
 
 FILES = "lineaged_files"

@@ -136,6 +136,11 @@ class DaemonCollector:
         yield _counter(n.PARSE_TIMEOUTS, "Parse tasks over the timeout", st.timeouts)
         yield _counter(n.WORKER_CRASHES, "Tasks that killed their worker", st.crashes)
         yield _counter(n.WORKER_RECYCLES, "Worker pool replacements", st.recycles)
+        yield _counter(
+            n.WORKER_POOL_STARTS,
+            "Worker process pools started (first parse, recycles, replacements)",
+            st.executors_started,
+        )
         yield _counter(n.MEMORY_PAUSES, "Dispatch pauses for the memory limit", st.memory_pauses)
 
     def _pipeline(self, snap: DaemonSnapshot) -> Iterator[Metric]:
