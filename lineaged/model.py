@@ -236,7 +236,9 @@ class Priority(IntEnum):
 class FileEvent:
     """Something happened to `ref` (absolute path `abs_path`) at monotonic time `at`.
     `created` marks a file that did not exist before this event, so that a create
-    followed by a delete inside one debounce window can cancel out."""
+    followed by a delete inside one debounce window can cancel out. `complete` says the
+    file's new content is all there (its writer closed it, or it was renamed into
+    place), so a realtime batch need not wait for more events of it."""
 
     ref: FileRef
     abs_path: str
@@ -244,6 +246,7 @@ class FileEvent:
     priority: Priority = Priority.HIGH
     at: float = 0.0
     created: bool = False
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)

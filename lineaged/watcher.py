@@ -105,15 +105,20 @@ class _RootHandler(FileSystemEventHandler):
             return
         if isinstance(event, FileMovedEvent):
             self._emit(_decode(event.src_path), Change.DELETED)
-            self._emit(_decode(event.dest_path), Change.CHANGED)
+            # A rename is atomic: what arrives is the whole content (an editor's save).
+            self._emit(_decode(event.dest_path), Change.CHANGED, complete=True)
         elif isinstance(event, FileDeletedEvent):
             self._emit(_decode(event.src_path), Change.DELETED)
         elif isinstance(event, FileCreatedEvent):
             self._emit(_decode(event.src_path), Change.CHANGED, created=True)
-        elif isinstance(event, FileModifiedEvent | FileClosedEvent | FileAttribEvent):
+        elif isinstance(event, FileClosedEvent):  # IN_CLOSE_WRITE: the writer is done
+            self._emit(_decode(event.src_path), Change.CHANGED, complete=True)
+        elif isinstance(event, FileModifiedEvent | FileAttribEvent):
             self._emit(_decode(event.src_path), Change.CHANGED)
 
-    def _emit(self, path: str, change: Change, *, created: bool = False) -> None:
+    def _emit(
+        self, path: str, change: Change, *, created: bool = False, complete: bool = False
+    ) -> None:
         ref = self._m.ref_for(path)
         if ref is None:
             return
@@ -121,7 +126,7 @@ class _RootHandler(FileSystemEventHandler):
             # A link out of the root (maybe replacing a file we had): not ours.
             change, created = Change.DELETED, False
         priority = self._m.priority_for(ref.path, Priority.HIGH)
-        ev = FileEvent(ref, path, change, priority, time.monotonic(), created)
+        ev = FileEvent(ref, path, change, priority, time.monotonic(), created, complete)
         self._loop.call_soon_threadsafe(self._on_event, ev)
 
     def rescan(self, reason: str) -> None:

@@ -18,6 +18,8 @@ def live_batcher_options(s: Settings) -> dict[str, Any]:
         "debounce_s": s.debounce_s,
         "max_batch": s.batch.max_batch,
         "max_latency_s": s.batch.max_latency_ms / 1000,
+        # Realtime: a save goes as soon as the file is complete, without the window.
+        "release_when_complete": s.realtime,
     }
 
 

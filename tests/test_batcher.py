@@ -103,3 +103,51 @@ async def test_close_yields_pending_then_ends_and_ignores_new_events() -> None:
     b.add(ev("late.sql"))
     batches = [x async for x in b.batches()]
     assert [list(x) for x in batches] == [[FileRef("r", "a.sql")]]
+
+
+def done(path: str) -> FileEvent:
+    """The writer closed the file (IN_CLOSE_WRITE) or renamed it into place."""
+    return FileEvent(FileRef("r", path), f"/r/{path}", Change.CHANGED, complete=True)
+
+
+class Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_realtime_batch_goes_once_every_file_in_it_is_complete() -> None:
+    """Realtime: a save is released when its file is complete, not after the window;
+    a file still being written (modified, not yet closed) holds the batch."""
+    b = Batcher(debounce_s=10.0, max_latency_s=60.0, release_when_complete=True, clock=Clock())
+    b.add(ev("a.sql"))  # modified: more may come
+    assert b._due_in() == 10.0
+    b.add(done("a.sql"))
+    assert b._due_in() == 0.0
+    b.add(ev("b.sql"))
+    assert b._due_in() == 10.0
+    b.add(done("b.sql"))
+    b.add(ev("c.sql", created=True))
+    assert b._due_in() == 10.0
+    b.add(done("c.sql"))
+    assert b._due_in() == 0.0
+    [event] = [e for r, e in b._take().items() if r.path == "c.sql"]
+    assert event.created and event.complete  # create + close: still a creation
+
+
+def test_without_realtime_a_complete_file_waits_for_the_window() -> None:
+    b = Batcher(debounce_s=10.0, max_latency_s=60.0, clock=Clock())
+    b.add(done("a.sql"))
+    assert b._due_in() == 10.0
+
+
+async def test_a_closed_file_is_released_before_a_long_window() -> None:
+    b = Batcher(debounce_s=60.0, max_latency_s=120.0, release_when_complete=True)
+    b.add(ev("a.sql"))
+    b.add(done("a.sql"))
+    [batch] = await collect(b, 1, timeout=30.0)
+    assert list(batch) == [FileRef("r", "a.sql")]
+    b.add(done("b.sql"))
+    b.add(ev("a.sql"))  # a second file still being written: the window applies
+    assert b._due_in() > 30.0

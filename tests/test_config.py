@@ -239,3 +239,12 @@ def test_unreadable_schema_file_is_a_config_error(tmp_path: Path) -> None:
     cfg = write(tmp_path, BASE + f'schema_file = "{tmp_path / "schema.yaml"}"\n')
     with pytest.raises(ConfigError, match=r"roots\[0\]\.schema_file: .*invalid YAML"):
         load_settings(cfg, env={})
+
+
+def test_only_realtime_releases_a_complete_save_without_the_window(tmp_path: Path) -> None:
+    from lineaged.wiring import live_batcher_options
+
+    cfg = write(tmp_path, BASE)
+    assert not live_batcher_options(load_settings(cfg, env={}))["release_when_complete"]
+    realtime = load_settings(cfg, env={}, overrides={"realtime": True})
+    assert live_batcher_options(realtime)["release_when_complete"]

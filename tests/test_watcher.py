@@ -365,3 +365,28 @@ def test_a_permission_fix_is_seen_at_once_and_the_opened_directory_is_watched(
         finally:
             child.kill()
     assert child.returncode == 0, child.stderr.read()[-2000:] if child.stderr else ""
+
+
+async def test_a_written_and_closed_or_renamed_file_ends_complete(
+    watched: tuple[Path, Seen],
+) -> None:
+    """IN_CLOSE_WRITE and a rename into place say the content is all there (a realtime
+    batch then goes at once); a modification or attribute change alone does not."""
+    root, seen = watched
+    target = root / "a.sql"
+    target.write_text("select 1")
+    await until(lambda: any(e.complete for e in seen.events))
+    await settle()
+    assert [e.complete for e in seen.events if e.ref.path == "a.sql"][-1]
+    seen.events.clear()
+    os.utime(target)  # attributes only
+    await until(lambda: bool(seen.events))
+    await settle()
+    assert not any(e.complete for e in seen.events)
+    seen.events.clear()
+    tmp = root / ".a.sql.swp"
+    tmp.write_text("select 2")
+    os.replace(tmp, target)
+    await until(lambda: any(e.ref.path == "a.sql" for e in seen.events))
+    await settle()
+    assert [e.complete for e in seen.events if e.ref.path == "a.sql"][-1]
