@@ -1,6 +1,7 @@
 """Edit → graph latency of a live edit, idle vs while a backfill runs (realtime mode).
 
     .venv/bin/python tests/bench/bench_latency.py [--backfill 20000] [--edits 150]
+        [--neo4j-dir /dev/shm]
 
 Starts a throw-away Neo4j (scripts/neo4j_local.py) and the daemon in-process with
 --realtime. Phase 1 (idle): edits of one file, each timed from the write() to the moment
@@ -10,6 +11,10 @@ backfill was still unfinished count. Prints p50/p99 of both and their ratio, and
 the time went (lineaged/stages.py): per stage p50/p99 over the edits, and the stages of
 the edit at the p50 and of the slowest one. `watch` is write() → the watcher's event,
 `visible` is the commit → this bench seeing the edit (its 2 ms poll).
+
+`--neo4j-dir` puts the throw-away Neo4j's store elsewhere, e.g. on tmpfs (/dev/shm)
+where a commit's fsync of the transaction log costs nothing: a bench-only setting that
+shows what the disk's log force adds to an edit (a user's Neo4j keeps its durability).
 """
 
 from __future__ import annotations
@@ -187,13 +192,17 @@ def print_profile(name: str, lat: list[float], profiles: list[Profile]) -> None:
     )
 
 
-async def main(backfill: int, edits: int) -> None:
+async def main(backfill: int, edits: int, neo4j_dir: str | None) -> None:
     configure_logging("warning", "console")
     nl = neo4j_local()
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
-    inst = nl.start("bench-latency", root=work / "neo4j", heap="1g")
+    store = Path(tempfile.mkdtemp(prefix="lineaged-bench-neo4j-", dir=neo4j_dir)) / "neo4j"
+    inst = nl.start("bench-latency", root=store, heap="1g")
     try:
-        print(f"{os.cpu_count()} cores; edit -> graph latency, realtime mode; {load()}")
+        print(
+            f"{os.cpu_count()} cores; edit -> graph latency, realtime mode; {load()}; "
+            f"Neo4j store in {store.parent.parent}"
+        )
         idle, idle_profiles = await run(work, inst, 0, edits, "idle")
         print(f"  after idle: {load()}")
         busy, busy_profiles = await run(work, inst, backfill, edits, "busy")
@@ -221,13 +230,17 @@ async def main(backfill: int, edits: int) -> None:
         print_profile("idle", idle, idle_profiles)
         print_profile("backfill", busy, busy_profiles)
     finally:
-        nl.stop("bench-latency", root=work / "neo4j")
+        nl.stop("bench-latency", root=store)
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(store.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--backfill", type=int, default=20000)
     parser.add_argument("--edits", type=int, default=150)
+    parser.add_argument(
+        "--neo4j-dir", help="where Neo4j's store goes (default: the temp dir); bench only"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.backfill, args.edits))
+    asyncio.run(main(args.backfill, args.edits, args.neo4j_dir))
