@@ -191,6 +191,14 @@ class DaemonCollector:
         yield _counter(n.WRITE_ATTEMPTS, "Transactions started", st.attempts)
         yield _counter(n.WRITE_FILES, "Files committed to the graph", st.files)
         yield _counter(n.WRITE_SECONDS, "Time in write transactions", st.write_seconds)
+        per_query = CounterMetricFamily(
+            n.WRITE_QUERY_SECONDS,
+            "Of the time in committed write transactions: per query, and the commit",
+            labels=["query"],
+        )
+        for query, seconds in sorted(st.query_seconds.items()):
+            per_query.add_metric([query], seconds)
+        yield per_query
         yield _counter(n.WRITE_RETRIES, "Transient errors retried", st.retries)
         yield _counter(n.WRITE_SPLITS, "Batches split after an error", st.splits)
         yield _counter(n.DEAD_LETTERS, "Files dead-lettered", st.dead_letters)

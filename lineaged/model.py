@@ -213,6 +213,9 @@ class FileUpdate:
     dialect: str
     lineage: FileLineage | None = None
     enqueued_at: float = field(default=0.0, compare=False)
+    # False: the graph held nothing of this file when the pipeline asked (a new file,
+    # or a rebuild after the graph was lost), so its write has nothing to delete first.
+    in_graph: bool = field(default=True, compare=False)
 
     @property
     def deleted(self) -> bool:

@@ -85,6 +85,7 @@ class ReadResult:
     # Taken from the open descriptor before reading, so that a write racing the read
     # makes the stat look changed next time rather than vouching for stale content.
     stat: os.stat_result | None = None
+    in_graph: bool = True  # the graph has a File node for it (set by the graph-state read)
 
 
 @dataclass
@@ -381,14 +382,14 @@ class Pipeline:
         # A live edit of a file whose last content this process wrote is a change
         # without asking the graph (lineaged/last_written.py): one round trip less.
         live = min(r.event.priority for r in reads) < Priority.LOW
-        ask = [
+        ask = {
             r.event.ref.id
             for r in reads
             if not (live and self._last_written.proves_change(r.event.ref, r.sha256))
-        ]
+        }
         states = {}
         if ask:
-            states = await self._writer.file_states(ask)
+            states = await self._writer.file_states(list(ask))
             stages.mark("graph_state")
         keep = []
         for r in reads:
@@ -396,7 +397,10 @@ class Pipeline:
                 self.stats.unchanged += 1
                 continue
             state = states.get(r.event.ref.id)
-            if state is not None and r.sha256 is not None:
+            if state is None:
+                if r.event.ref.id in ask:  # not asked: this process wrote it
+                    r = dataclasses.replace(r, in_graph=False)
+            elif r.sha256 is not None:
                 # ... and computed with the columns the catalog holds now.
                 schema_current = (
                     None
@@ -431,7 +435,9 @@ class Pipeline:
         if fresh and self._cache is not None:
             later.append(functools.partial(self._put_cached, fresh))
         return [
-            FileUpdate(r.event.ref, self._vouched_sha(r), self._dialect(r), lin, r.event.at)
+            FileUpdate(
+                r.event.ref, self._vouched_sha(r), self._dialect(r), lin, r.event.at, r.in_graph
+            )
             for r, (lin, _) in zip(reads, results, strict=True)
         ]
 

@@ -84,3 +84,22 @@ def test_a_statement_reaches_each_table_once_per_relationship() -> None:
         ("mart.t", "WRITES"),
         ("raw.a", "READS"),
     ]
+
+
+def test_a_file_the_graph_never_held_has_nothing_to_delete_until_a_retry() -> None:
+    new = FileUpdate(
+        FileRef("r", "new.sql"),
+        "s",
+        "postgres",
+        FileLineage("postgres", "v", (FILTERED,)),
+        in_graph=False,
+    )
+    gone = FileUpdate(FileRef("r", "gone.sql"), None, "postgres", None)
+    rows = build_rows([_update(FILTERED), new, gone])
+    assert rows.delete_ids == ["r:a.sql", "r:gone.sql"]
+    assert rows.new_ids == ["r:new.sql"]
+    assert [f["id"] for f in rows.files] == ["r:a.sql", "r:new.sql"]
+    # A retry cannot know whether the failed attempt's commit landed: it deletes first.
+    retry = rows.replacing_all()
+    assert sorted(retry.delete_ids) == ["r:a.sql", "r:gone.sql", "r:new.sql"]
+    assert retry.new_ids == [] and retry.files == rows.files

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_neo4j import FakeNeo4j
@@ -77,3 +78,62 @@ async def test_warm_up_plans_each_write_query_first_in_its_own_transaction(
         ["CYPHER replan=skip " + query] for query in q.WRITE_QUERIES.values()
     ]
     assert neo4j.rollbacks == len(q.WRITE_QUERIES) and neo4j.commits == 0
+
+
+def _statement(params: dict[str, Any]) -> str:
+    """Which write query a run was, by its parameters."""
+    p = params["p"]
+    return "delete_old" if "delete_ids" in p else "write_new" if "files" in p else "delete_orphans"
+
+
+async def test_a_new_file_is_written_without_a_delete_and_its_retry_deletes_first(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from neo4j.exceptions import ServiceUnavailable
+
+    failures = [ServiceUnavailable("connection lost during commit")]
+
+    def maybe_fail() -> None:
+        if failures and len(neo4j.runs) == 2:
+            raise failures.pop()
+
+    neo4j = FakeNeo4j(on_statement=maybe_fail)
+    writer = GraphWriter(
+        neo4j,  # type: ignore[arg-type]
+        "neo4j",
+        DeadLetters(tmp_path / "dead.jsonl"),
+        backoff_initial_s=0.001,
+    )
+    await writer.write([replace(_file("a.sql", edges=True), in_graph=False)])
+    await writer.write([replace(_file("b.sql", edges=True), in_graph=False)])
+    names = [_statement(params) for _, params in neo4j.runs]
+    # a.sql: one statement. b.sql: its first attempt failed (the commit may have
+    # landed), so the retry deletes whatever it wrote first.
+    assert names == ["write_new", "write_new", "delete_old", "write_new", "delete_orphans"]
+    assert neo4j.runs[2][1]["p"]["delete_ids"] == ["r:b.sql"]
+
+
+async def test_a_new_file_that_clashes_with_statements_in_the_graph_is_retried_as_a_replace(
+    tmp_path: Path,
+) -> None:
+    """A file taken for new whose statements are there after all (written since its
+    state was read, e.g. by `lineaged replay`): the Statement id constraint refuses
+    the write; the writer retries it as a replace rather than dead-lettering it."""
+    from dataclasses import replace
+
+    from neo4j.exceptions import ConstraintError
+
+    refused = [ConstraintError("Node(1) already exists with label `Statement`")]
+
+    def refuse_once() -> None:
+        if refused and _statement(neo4j.runs[-1][1]) == "write_new":
+            raise refused.pop()
+
+    neo4j = FakeNeo4j(on_statement=refuse_once)
+    writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
+    await writer.write([replace(_file("a.sql", edges=True), in_graph=False)])
+    names = [_statement(params) for _, params in neo4j.runs]
+    assert names == ["write_new", "delete_old", "write_new", "delete_orphans"]
+    assert writer.stats.dead_letters == 0 and writer.stats.splits == 0

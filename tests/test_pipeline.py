@@ -456,6 +456,13 @@ async def test_a_live_edit_of_a_file_this_process_wrote_skips_the_graph_read(
     await pipeline.process(live("a.sql"))  # saved again, same content
     assert writer.asked[2:] == [["r:a.sql"]]
     assert len(writer.written) == 3  # an unchanged file writes nothing
+    # The second write of a.sql skipped the read: it is in the graph (this process
+    # wrote it), so its old statements are deleted first; b.sql was asked: new.
+    assert [(u.ref.path, u.in_graph) for u in writer.written] == [
+        ("a.sql", False),
+        ("a.sql", True),
+        ("b.sql", False),
+    ]
 
 
 async def test_a_backfill_batch_and_a_failed_write_ask_the_graph(tmp_path: Path) -> None:
@@ -485,3 +492,17 @@ async def test_a_backfill_batch_and_a_failed_write_ask_the_graph(tmp_path: Path)
     a.write_text("INSERT INTO a SELECT w FROM c")
     await pipeline.process(event(Priority.HIGH))
     assert len(writer.asked) == 3  # after an unfinished write the graph is asked again
+
+
+async def test_a_file_the_graph_never_held_is_written_as_new_and_a_known_one_as_a_replace(
+    tmp_path: Path,
+) -> None:
+    # A rebuild (graph lost) or a first ingest has nothing of the file in the graph:
+    # the writer may skip deleting its old lineage. A file the graph holds must not.
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM c")
+    writer = StatefulWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    await pipeline.process(changed(tmp_path, "a.sql"))
+    (tmp_path / "a.sql").write_text("INSERT INTO a SELECT b FROM d")
+    await pipeline.process(changed(tmp_path, "a.sql"))
+    assert [u.in_graph for u in writer.written] == [False, True]

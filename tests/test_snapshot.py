@@ -30,6 +30,7 @@ NOT_EXPORTED_AS_IS = {
     (WriterStats, "last_error"): "the logging's last error is lineaged_last_error_info",
     (WriterStats, "last_error_at"): "the logging's last error is lineaged_last_error_info",
     (WriterStats, "started_at"): "a timestamp, not a counter",
+    (WriterStats, "query_seconds"): "exported per query (test below)",
 }
 
 
@@ -127,3 +128,16 @@ def test_a_daemon_not_started_has_an_empty_but_complete_snapshot() -> None:
     snap = Daemon(Settings()).snapshot()
     assert snap.state == "starting" and snap.pool is None and snap.writer is None
     assert snap.live.stats == BatcherStats() and snap.live.pending == 0
+
+
+def test_write_time_per_query_is_exported_per_query(tmp_path: Path) -> None:
+    d = daemon_with_real_stages(tmp_path)
+    assert d.writer is not None
+    d.writer.stats.query_seconds.update({"write_new": 7.25, "commit": 3.5})
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in d.metrics.registry.collect()
+        for s in family.samples
+    }
+    assert samples[("lineaged_write_query_seconds_total", (("query", "write_new"),))] == 7.25
+    assert samples[("lineaged_write_query_seconds_total", (("query", "commit"),))] == 3.5

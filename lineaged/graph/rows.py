@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lineaged.graph.schema import GRAPH_MODEL
@@ -14,6 +14,9 @@ from lineaged.qualified import split_column_id
 @dataclass
 class WriteRows:
     delete_ids: list[str] = field(default_factory=list)  # files whose old lineage goes
+    # Files the graph held nothing of when the pipeline asked (FileUpdate.in_graph):
+    # written without a delete first. A rebuild or cold ingest deletes nothing.
+    new_ids: list[str] = field(default_factory=list)
     removed_ids: list[str] = field(default_factory=list)  # files deleted from disk
     files: list[dict[str, Any]] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
@@ -28,6 +31,14 @@ class WriteRows:
     # deletion of old lineage reports.
     orphan_columns: list[str] = field(default_factory=list)
     orphan_tables: list[str] = field(default_factory=list)
+
+    def replacing_all(self) -> WriteRows:
+        """The same write with every file's old lineage deleted first. After a transient
+        failure a commit may have landed unseen, so "nothing to delete" no longer holds
+        for the retry."""
+        if not self.new_ids:
+            return self
+        return replace(self, delete_ids=self.delete_ids + self.new_ids, new_ids=[])
 
     def write_new_params(self) -> dict[str, Any]:
         """Parameters of queries.WRITE_NEW."""
@@ -89,12 +100,16 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
     written_by: dict[str, list[str]] = {}
     for u in updates:
         fid = u.ref.id
-        rows.delete_ids.append(fid)
-        if u.lineage is None:
-            rows.removed_ids.append(fid)
-            continue
         lineage = u.lineage
         failed = (failures or {}).get(fid)
+        # Written as new only when its statements would clash with any left over
+        # (Statement ids are unique): a wrong "nothing there" then fails loudly and the
+        # writer retries it as a replace instead of leaving old lineage behind.
+        new = not u.in_graph and lineage is not None and bool(lineage.statements) and not failed
+        (rows.new_ids if new else rows.delete_ids).append(fid)
+        if lineage is None:
+            rows.removed_ids.append(fid)
+            continue
         rows.files.append(
             {
                 "id": fid,

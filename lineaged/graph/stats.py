@@ -22,6 +22,8 @@ class WriterStats:
     dead_letters: int = 0
     slow_transactions: int = 0
     write_seconds: float = 0.0  # wall time inside committed write transactions
+    # Of write_seconds: per query name (graph/queries.py) and "commit".
+    query_seconds: dict[str, float] = field(default_factory=dict)
     sessions_opened: int = 0
     sessions_closed: int = 0
     tx_in_flight: int = 0  # write transactions holding a slot right now

@@ -240,7 +240,13 @@ class GraphWriter:
         return chunks
 
     async def _write_or_split(self, updates: list[FileUpdate], urgent: bool = False) -> None:
-        error = await self._write_with_retry(build_rows(updates), urgent)
+        rows = build_rows(updates)
+        error = await self._write_with_retry(rows, urgent)
+        if error is not None and rows.new_ids:
+            # A file taken for new may have been written since its state was read (by
+            # `lineaged replay` next to the daemon): its statements clash with the old
+            # ones' ids. As a replace it goes through; only then look for a culprit.
+            error = await self._write_with_retry(rows.replacing_all(), urgent)
         if error is None:
             self.stats.files += len(updates)
             return
@@ -287,6 +293,7 @@ class GraphWriter:
             except Exception as exc:
                 if self._is_permanent(exc):
                     return exc
+                rows = rows.replacing_all()
                 await backoff.sleep()
                 continue
             self._reachable()
@@ -346,7 +353,9 @@ class GraphWriter:
                     stages.mark("tx_open")
                     await _replace_files(tx, rows, timings)
                     stages.mark("tx_statements")
+                    committing = time.monotonic()
                     await tx.commit()
+                    timings["commit"] = time.monotonic() - committing
             stages.mark("tx_commit")
             elapsed = self._clock() - started
         finally:
@@ -357,6 +366,11 @@ class GraphWriter:
         self.stats.transactions += 1
         self.stats.rows += rows.row_count
         self.stats.write_seconds += elapsed
+        # A new dict each time: snapshots hold a shallow copy of the stats.
+        per_query = dict(self.stats.query_seconds)
+        for name, seconds in timings.items():
+            per_query[name] = per_query.get(name, 0.0) + seconds
+        self.stats.query_seconds = per_query
         if elapsed > self.slow_tx_s:
             self._warn_slow(rows, elapsed, timings)
 
@@ -375,14 +389,16 @@ class GraphWriter:
 
     def _warn_slow(self, rows: WriteRows, elapsed: float, timings: dict[str, float]) -> None:
         self.stats.slow_transactions += 1
-        slowest = max(timings, key=timings.__getitem__, default="replace_files")
+        queries = {k: v for k, v in timings.items() if k != "commit"}
+        slowest = max(queries, key=queries.__getitem__, default="replace_files")
         log.warning(
             "slow_write_transaction",
             query=slowest,
             query_s=round(timings.get(slowest, elapsed), 3),
             rows=rows.row_count,
-            files=len(rows.delete_ids),
+            files=len(rows.delete_ids) + len(rows.new_ids),
             duration_s=round(elapsed, 3),
+            commit_s=round(timings.get("commit", 0.0), 3),
             threshold_s=self.slow_tx_s,
         )
 

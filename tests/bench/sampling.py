@@ -62,7 +62,10 @@ def summarize(raw: str, top: int) -> str:
 
 
 @contextlib.contextmanager
-def sampled(label: str, *, enabled: bool = True, top: int = 25, rate: int = 250) -> Iterator[None]:
+def sampled(
+    label: str, *, enabled: bool = True, top: int = 25, rate: int = 250, pid: int | None = None
+) -> Iterator[None]:
+    """Samples this process, or `pid` (a child the block waits for)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not enabled or not Path(spy).exists():
         if enabled:
@@ -75,7 +78,7 @@ def sampled(label: str, *, enabled: bool = True, top: int = 25, rate: int = 250)
             spy,
             "record",
             "--pid",
-            str(os.getpid()),
+            str(os.getpid() if pid is None else pid),
             "--format",
             "raw",
             "--rate",

@@ -13,7 +13,14 @@ from lineaged.deadletters import DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.rows import build_rows
 from lineaged.graph.writer import GraphWriter, _replace_params
-from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
+from lineaged.model import (
+    ColumnEdge,
+    FileLineage,
+    FileRef,
+    FileUpdate,
+    IndirectEdge,
+    StatementLineage,
+)
 
 from .graphs import dump, query, table_edges
 
@@ -294,3 +301,49 @@ async def test_warm_up_runs_every_query_and_commits_nothing(
     before = await dump(graph)
     await writer.warm_up()
     assert await dump(graph) == before
+
+
+def _corpus(n: int) -> list[FileUpdate]:
+    """Files that share source tables and columns, as a warehouse's models do."""
+    out = []
+    for i in range(n):
+        src, dim = f"raw.src{i % 3}", f"raw.dim{i % 2}"
+        edges = [
+            ColumnEdge(f"mart.m{i}.c{j}", (f"{src}.c{j}",), "DIRECT/IDENTITY") for j in range(3)
+        ]
+        edges.append(ColumnEdge(f"mart.m{i}.name", (f"{dim}.name",), "DIRECT/IDENTITY"))
+        columns = tuple(edges)
+        statement = StatementLineage(
+            0,
+            1,
+            "create_table_as",
+            (f"mart.m{i}",),
+            (src, dim),
+            columns,
+            target_columns=tuple(c.target for c in columns),
+            indirect=(IndirectEdge((f"{dim}.id", f"{src}.c0"), "INDIRECT/JOIN"),),
+        )
+        out.append(update(f"m{i}.sql", statement, sha=f"s{i}"))
+    return out
+
+
+async def test_new_files_written_without_a_delete_make_the_graph_a_replace_makes(
+    graph: Any, writer: GraphWriter
+) -> None:
+    """A rebuild (FileUpdate.in_graph False: nothing to delete first) leaves exactly the
+    graph that replacing the same files leaves."""
+    from dataclasses import replace
+
+    from lineaged.graph.dump import dump_lines
+
+    files = _corpus(12)
+    # Several concurrent transactions, as a backfill writes.
+    writer.rows_per_tx = 40
+    await writer.write([replace(u, in_graph=False) for u in files])
+    assert writer.stats.transactions > 1
+    rebuilt = await dump_lines(graph)
+    await graph.execute_query("MATCH (n) DETACH DELETE n")
+    await writer.write(files)
+    assert await dump_lines(graph) == rebuilt
+    await writer.write(files)  # and a replace of what the rebuild wrote
+    assert await dump_lines(graph) == rebuilt
