@@ -17,9 +17,18 @@ from neo4j.exceptions import (
 from lineaged.graph.errors import ErrorKind, classify, is_unreachable
 
 
-def server_error(code: str) -> Neo4jError:
+def server_error(code: str, message: str = "m") -> Neo4jError:
     # How the driver itself builds an error from a server FAILURE message.
-    return Neo4jError._hydrate_neo4j(code=code, message="m")
+    return Neo4jError._hydrate_neo4j(code=code, message=message)
+
+
+# What Neo4j 5.26 says when a CREATE meets a null node (WRITE_NEW's OPTIONAL MATCH of a
+# column another transaction deleted).
+MISSING_NODE = (
+    "Failed to create relationship `  UNNAMED0`, node `  sc@2` is missing. If you prefer "
+    "to simply ignore rows where a relationship node is missing, set "
+    "'dbms.cypher.lenient_create_relationship = true' in neo4j.conf"
+)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +48,21 @@ def server_error(code: str) -> Neo4jError:
         (server_error("Neo.ClientError.Database.DatabaseNotFound"), ErrorKind.FATAL, False),
         (server_error("Neo.ClientError.Schema.ConstraintValidationFailed"), ErrorKind.SPLIT, False),
         (server_error("Neo.ClientError.Statement.TypeError"), ErrorKind.SPLIT, False),
+        (
+            server_error("Neo.ClientError.Statement.EntityNotFound", "Unable to load NODE 4:x:7."),
+            ErrorKind.CONFLICT,
+            False,
+        ),
+        (
+            server_error("Neo.ClientError.Statement.ArgumentError", MISSING_NODE),
+            ErrorKind.CONFLICT,
+            False,
+        ),
+        (
+            server_error("Neo.ClientError.Statement.ArgumentError", "Invalid input 'x'"),
+            ErrorKind.SPLIT,
+            False,
+        ),
         (
             server_error("Neo.TransientError.General.MemoryPoolOutOfMemoryError"),
             ErrorKind.SPLIT,

@@ -12,6 +12,16 @@ RETRY  - the database or the network is in the way right now; the writer waits (
          * Neo.ClientError.Transaction.Terminated / LockClientStopped / TransactionTimedOut
            (Neo4j 5 reports these as client errors, but they mean "the server stopped
            this transaction" — shutdown, an admin kill, a timeout — never "bad data").
+CONFLICT - a node the transaction had matched was deleted by an overlapping committed
+         transaction: another writer removed the last reference to a shared Column or
+         Table and dropped it (DROP_ORPHANS) between this transaction's MERGE of it and
+         its use. Neo4j says Neo.ClientError.Statement.EntityNotFound ("Unable to load
+         NODE") when a relationship is created to it, and WRITE_NEW's OPTIONAL MATCHes
+         turn a vanished node into "Failed to create relationship ..., node ... is
+         missing" (ArgumentError) instead of a silently dropped edge. Running the
+         transaction again MERGEs the node anew, so the writer retries it, but a few
+         times only (writer.CONFLICT_RETRIES): a row naming a node that no part of
+         the write creates would be a bug, and must end as a dead letter, not a loop.
 FATAL  - configuration is wrong (authentication, missing database): retrying cannot
          help and splitting would dead-letter every file; the writer raises
          WriterFatalError and the daemon stops.
@@ -39,6 +49,7 @@ from neo4j.exceptions import (
 
 class ErrorKind(Enum):
     RETRY = "retry"
+    CONFLICT = "conflict"
     SPLIT = "split"
     FATAL = "fatal"
 
@@ -56,6 +67,8 @@ _STOPPED_CODES = (
 # Transient by the server's account, but retrying the same oversized batch would fail
 # the same way forever; halving it is what helps.
 _TOO_BIG_CODES = ("Neo.TransientError.General.MemoryPoolOutOfMemoryError",)
+_VANISHED_NODE_CODE = "Neo.ClientError.Statement.EntityNotFound"
+_MISSING_NODE_CODE = "Neo.ClientError.Statement.ArgumentError"
 
 
 def classify(exc: BaseException) -> ErrorKind:
@@ -71,6 +84,10 @@ def classify(exc: BaseException) -> ErrorKind:
             return ErrorKind.SPLIT
         if code.startswith(_STOPPED_CODES):
             return ErrorKind.RETRY
+        if code == _VANISHED_NODE_CODE or (
+            code == _MISSING_NODE_CODE and _names_a_missing_node(exc.message or "")
+        ):
+            return ErrorKind.CONFLICT
         if isinstance(exc, TransientError) or exc.is_retryable():
             return ErrorKind.RETRY
         return ErrorKind.SPLIT
@@ -79,6 +96,12 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, DriverError | OSError | TimeoutError | ConnectionError):
         return ErrorKind.RETRY
     return ErrorKind.SPLIT
+
+
+def _names_a_missing_node(message: str) -> bool:
+    # Neo4j 5: "Failed to create relationship `r`, node `n` is missing. If you prefer
+    # to simply ignore rows where a relationship node is missing, set ..."
+    return message.startswith("Failed to create relationship") and "is missing" in message
 
 
 def is_unreachable(exc: BaseException) -> bool:

@@ -60,6 +60,11 @@ RETURN edge_columns + statement_columns AS columns, tables
 """
 
 # Phase 2: write the new lineage. Columns are merged once each; edges only MATCH.
+# The Columns an edge joins are OPTIONAL MATCHes: another transaction (DROP_ORPHANS
+# after removing a column's last reference) may delete a column between this
+# statement's MERGE of it and the edge's MATCH. A plain MATCH would then drop the
+# edge without a word; CREATE to a null node fails the statement instead, and the
+# writer runs it again (errors.ErrorKind.CONFLICT), MERGEing the column anew.
 # A statement is always new here, so its READS/WRITES edges are CREATEd (the rows hold
 # each (statement, table, rel) once): a MERGE of a dynamic-type relationship was
 # planned on an empty graph as a scan of ALL relationships per row, and with the
@@ -99,15 +104,15 @@ CALL () {
 }
 CALL () {
   UNWIND $p.column_edges AS e
-  MATCH (tc:Column {id: e.target})
-  MATCH (sc:Column {id: e.source})
+  OPTIONAL MATCH (tc:Column {id: e.target})
+  OPTIONAL MATCH (sc:Column {id: e.source})
   CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
                               transform: e.transform}]->(sc)
 }
 CALL () {
   UNWIND $p.influences AS e
   MATCH (s:Statement {id: e.statement})
-  MATCH (sc:Column {id: e.source})
+  OPTIONAL MATCH (sc:Column {id: e.source})
   CREATE (s)-[:INFLUENCED_BY {transform: e.transform}]->(sc)
 }
 """

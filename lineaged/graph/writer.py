@@ -60,6 +60,10 @@ log = structlog.get_logger(__name__)
 # at most every 10 s while a backfill grows the graph) stalls the transaction that
 # meets it for up to seconds on a loaded machine. Keep the plan the warm-up made.
 REUSE_PLAN = "CYPHER replan=skip "
+# A transaction that met a node deleted under it (errors.ErrorKind.CONFLICT) runs again
+# this many times; the race needs a concurrent orphan removal each time, so more
+# than a few in a row means the rows themselves name a node nothing creates.
+CONFLICT_RETRIES = 5
 
 
 class WriterFatalError(RuntimeError):
@@ -287,10 +291,16 @@ class GraphWriter:
     ) -> BaseException | None:
         """Run the transaction until it commits (None) or fails permanently (the error)."""
         backoff = _Backoff(self._backoff_initial, self._backoff_max)
+        conflicts = 0
         while True:
             try:
                 await self._run_tx(rows, urgent)
             except Exception as exc:
+                if classify(exc) is ErrorKind.CONFLICT:
+                    conflicts += 1
+                    if conflicts > CONFLICT_RETRIES:
+                        self.stats.record_error(describe(exc))
+                        return exc
                 if self._is_permanent(exc):
                     return exc
                 rows = rows.replacing_all()
@@ -300,7 +310,7 @@ class GraphWriter:
             return None
 
     def _is_permanent(self, exc: Exception) -> bool:
-        """Record `exc`; True for SPLIT, False for RETRY; raises on FATAL."""
+        """Record `exc`; True for SPLIT, False for RETRY and CONFLICT; raises on FATAL."""
         kind = classify(exc)
         self.stats.record_error(describe(exc))
         if kind is ErrorKind.FATAL:
@@ -308,6 +318,10 @@ class GraphWriter:
         if kind is ErrorKind.SPLIT:
             return True
         self.stats.retries += 1
+        if kind is ErrorKind.CONFLICT:
+            # Another writer dropped a node this one was joining (errors.py).
+            log.info("write_retry_conflict", error=describe(exc))
+            return False
         if not is_unreachable(exc):
             # Deadlocks and lock timeouts between concurrent writers: expected, cheap.
             log.info("write_retry_transient", error=describe(exc))
