@@ -119,7 +119,8 @@ class SchemaStage:
         were all current (see the class doc)."""
         if self._store is None:
             return
-        state = await self._store.load_state()
+        with gc_paused():  # two strings per file: the collector would rescan them all
+            state = await self._store.load_state()
         if state is not None:
             self._deferred = state
             log.info("schema_catalog_deferred", files=len(state[1]))
