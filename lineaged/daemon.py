@@ -14,7 +14,7 @@ this order and stopped in the reverse order:
     ├── backfill        backfill Batcher → stream → `batch.backfill_lanes` lanes → pipeline
     ├── rescans         reconcile/rescan scans (RescanScheduler) and the periodic rescan
     ├── watcher         owns the watchdog observer thread
-    ├── after-plan      (daemon) workers + Neo4j query warm-up once the start-up plan is made
+    ├── get-ready       (daemon) Neo4j query warm-up + workers from READY; catalog after the plan
     └── reload          the SIGHUP reload in progress
 
 The metrics HTTP server is a thread the daemon starts first and stops last.
@@ -209,7 +209,7 @@ class Daemon:
         await self._start_child("rescans", self._rescans)
         if not self.oneshot:
             await self._start_child("watcher", self._watch)
-            await self._start_child("after-plan", self._after_plan)
+            await self._start_child("get-ready", self._after_plan)
         self._unplanned = {m.root.name for m in self.matchers}
         if not self._unplanned:
             self._planned.set()
@@ -261,7 +261,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop whatever still runs, in reverse start order, and close every resource.
         Runs shielded, after a clean drain, a cut-short one or a failed start-up."""
-        for name in ("reload", "after-plan", "orphan-sweep", "watcher", "rescans"):
+        for name in ("reload", "get-ready", "orphan-sweep", "watcher", "rescans"):
             await self._stop_child(name)
         for name in ("backfill", "live"):
             await self._stop_child(name)
@@ -597,13 +597,31 @@ class Daemon:
             log.warning("orphan_sweep_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _after_plan(self, *, task_status: TaskStatus[None]) -> None:
-        """Daemon mode: once the start-up reconcile is planned, get ready for the first
-        edit: start the worker processes and let Neo4j plan the write queries. Before
-        the plan they would only compete with it; a scan (oneshot) needs neither when
-        nothing changed, and starts the workers with its first parse."""
+        """Daemon mode, from READY on, in the background: let Neo4j plan the write
+        queries (a live edit that arrives meanwhile waits for that instead of planning
+        them again) and start the worker processes, both next to the start-up
+        reconcile (Neo4j and the process start work on their side), so that the first
+        edit waits for neither; once the plan is made, decode a deferred catalog. A
+        scan (oneshot) needs none of it when nothing changed, and starts the workers
+        with its first parse."""
         assert self.pool is not None and self.writer is not None
-        task_status.started()
-        await self._planned.wait()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._step, "warm_up_queries", self._warm_up_queries())
+            tg.start_soon(self._start_workers)
+            task_status.started()
+            await self._planned.wait()
+            await self._step("load_schema_catalog", self._load_deferred_catalog())
+
+    async def _warm_up_queries(self) -> None:
+        assert self.writer is not None
+        try:
+            await self.writer.warm_up()
+        except Exception as exc:
+            # Only the first write pays for planning; nothing is lost.
+            log.warning("query_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _start_workers(self) -> None:
+        assert self.pool is not None
         try:
             await self._step(
                 "start_workers",
@@ -613,13 +631,6 @@ class Daemon:
             log.error("workers_did_not_start", error=f"{type(exc).__name__}: {exc}")
             self.exit_code = ExitCode.CANNOT_START
             self.request_stop("workers_did_not_start")
-            return
-        await self._step("load_schema_catalog", self._load_deferred_catalog())
-        try:
-            await self._step("warm_up_queries", self.writer.warm_up())
-        except Exception as exc:
-            # Only the first write pays for planning; nothing is lost.
-            log.warning("query_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _load_deferred_catalog(self) -> None:
         """The catalog's records, if start-up deferred them (they were all current at
@@ -629,7 +640,7 @@ class Daemon:
             self.pipeline.requeue_files(self.schema.take_unmatched())
 
     async def _stop_maintenance(self) -> None:
-        for name in ("after-plan", "orphan-sweep"):
+        for name in ("get-ready", "orphan-sweep"):
             await self._stop_child(name)
 
     async def _connect(self) -> None:

@@ -80,6 +80,46 @@ async def test_warm_up_plans_each_write_query_first_in_its_own_transaction(
     assert neo4j.rollbacks == len(q.WRITE_QUERIES) and neo4j.commits == 0
 
 
+async def test_a_live_write_during_the_warm_up_waits_for_it(tmp_path: Path) -> None:
+    """Daemon mode warms up from READY on, in the background: a live edit arriving
+    meanwhile is written after every query was planned (old: its statement went in
+    between, and Neo4j planned REPLACE_FILES a second time inside the edit)."""
+    import asyncio
+
+    class Planning:
+        """A session whose transactions take a moment to begin, as a real planning does."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        async def __aenter__(self) -> Any:
+            await self._inner.__aenter__()
+            return self
+
+        async def __aexit__(self, *exc: Any) -> None:
+            await self._inner.__aexit__(*exc)
+
+        async def begin_transaction(self) -> Any:
+            await asyncio.sleep(0.01)
+            return await self._inner.begin_transaction()
+
+        async def run(self, query: str, params: dict[str, Any]) -> Any:
+            return await self._inner.run(query, params)
+
+    neo4j = FakeNeo4j()
+    neo4j.session = lambda **kw: Planning(FakeNeo4j.session(neo4j, **kw))  # type: ignore[method-assign]
+    writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
+    warm_up = asyncio.create_task(writer.warm_up())
+    await asyncio.sleep(0)  # the warm-up has begun
+    await writer.write([_file("a.sql", edges=True)], urgent=True)
+    assert warm_up.done()
+    planned = len(q.WRITE_QUERIES)
+    assert [run[0] for run in neo4j.runs[:planned]] == [
+        "CYPHER replan=skip " + query for query in q.WRITE_QUERIES.values()
+    ]
+    assert neo4j.runs[-1][0] == "CYPHER replan=skip " + q.REPLACE_FILES
+
+
 def _statement(params: dict[str, Any]) -> str:
     """Which write query a run was, by its parameters."""
     p = params["p"]

@@ -133,6 +133,7 @@ class GraphWriter:
         self.slow_tx_s = slow_tx_s
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
+        self._warm_up_finished: asyncio.Event | None = None  # set while warm_up() runs
 
     @property
     def dead_letters(self) -> DeadLetters:
@@ -149,6 +150,9 @@ class GraphWriter:
 
         While Neo4j is unreachable this does not return (that is the back-pressure);
         it raises only WriterFatalError."""
+        warming = self._warm_up_finished
+        if urgent and warming is not None:
+            await warming.wait()
         budget = self.rows_per_tx if urgent else self.backfill_rows
         chunks = self._chunks(_last_per_file(updates), budget)
         if len(chunks) == 1:
@@ -179,6 +183,16 @@ class GraphWriter:
         is not kept: the old warm-up ran every query in one transaction, so the ones
         after the first write were planned again inside the first edit that used them
         (measured: the first live edit 1.2 s, a plan-cache miss right after warm-up)."""
+        # A live edit arriving meanwhile waits for it (see `write`): one planning of each
+        # query, not a second one inside the edit's own transaction.
+        finished = self._warm_up_finished = asyncio.Event()
+        try:
+            await self._plan_write_queries()
+        finally:
+            finished.set()
+            self._warm_up_finished = None
+
+    async def _plan_write_queries(self) -> None:
         params = _warm_up_params()
         async with self._session() as session:
             for name, query in q.WRITE_QUERIES.items():

@@ -136,8 +136,8 @@ async def test_start_up_sweeps_orphan_tables_and_columns(
 async def test_a_daemon_starts_its_workers_after_the_start_up_plan_without_an_edit(
     graph: Any, neo4j_server: Any, tmp_path: Path
 ) -> None:
-    """Daemon mode: the workers start (and Neo4j plans the write queries) right after
-    the start-up reconcile is planned, so the first live edit finds them running."""
+    """Daemon mode: the workers start (and Neo4j plans the write queries) in the
+    background from READY on, without an edit, so the first live edit finds them."""
     import asyncio
 
     root = tmp_path / "sql"
