@@ -1,9 +1,12 @@
 """Just enough of the async Neo4j driver for GraphWriter's transactions, for unit tests:
 records every statement (and whether it ran in an explicit transaction or as an
-auto-commit one); each one takes `step` seconds on an optional fake clock."""
+auto-commit one); each one takes `step` seconds on an optional fake clock. A
+statement in an explicit transaction waits for `gate` (an asyncio.Event) when one is
+given: a test holds a backfill transaction open while something else happens."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +22,7 @@ class FakeNeo4j:
         # The statements of each explicit transaction, in order.
         self.transactions: list[list[str]] = []
         self._on_statement = on_statement
+        self.gate: asyncio.Event | None = None
 
     def session(self, **_: Any) -> _Session:
         return _Session(self)
@@ -61,6 +65,8 @@ class _Tx:
         return None
 
     async def run(self, query: str, params: dict[str, Any]) -> _Result:
+        if self._neo4j.gate is not None:
+            await self._neo4j.gate.wait()
         self._neo4j.transactions[-1].append(query)
         return self._neo4j.record(query, params, "tx")
 

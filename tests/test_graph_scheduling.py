@@ -8,13 +8,16 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_neo4j import FakeNeo4j
+from neo4j.exceptions import AuthError
 
 from lineaged.deadletters import DeadLetters
-from lineaged.graph.rows import build_rows
+from lineaged.graph.rows import build_rows, update_rows
 from lineaged.graph.scheduling import TxBudget, TxSlots
-from lineaged.graph.writer import GraphWriter
+from lineaged.graph.writer import GraphWriter, WriterFatalError
 from lineaged.model import FileLineage, FileRef, FileUpdate, StatementLineage
 
 
@@ -184,3 +187,97 @@ async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
     # 0.1 s at the transaction's own rate (the 30 s wait would have made it min_rows).
     assert abs(writer.backfill_rows - rows / tx_seconds * 0.1) <= 1
     assert writer.backfill_rows > 50
+
+
+def _file(i: int, sources: int = 90) -> FileUpdate:
+    lineage = FileLineage(
+        "postgres",
+        f"t{i}",
+        (
+            StatementLineage(
+                0, 1, "insert", (f"mart.t{i}",), tuple(f"raw.s{j}" for j in range(sources))
+            ),
+        ),
+    )
+    return FileUpdate(FileRef("r", f"f{i}.sql"), f"s{i}", "postgres", lineage)
+
+
+def _files_per_transaction(neo4j: FakeNeo4j) -> list[int]:
+    return [len(p["p"]["files"]) for q, p in neo4j.runs if "files" in p["p"]]
+
+
+async def test_a_backfill_transaction_is_sized_when_it_begins_not_when_its_batch_came(
+    tmp_path: Path,
+) -> None:
+    """A batch that arrived while nobody edited is not cut into rows_per_tx chunks up
+    front: once a live edit has come, its next transactions are sized by time."""
+    clock = FakeClock()
+
+    def statement_takes_1_s() -> None:
+        clock.now += 1.0  # 200 rows in 3 s: the time budget allows min_rows
+
+    neo4j = FakeNeo4j(statement_takes_1_s)
+    writer = GraphWriter(
+        neo4j,  # type: ignore[arg-type]
+        "neo4j",
+        DeadLetters(tmp_path / "dead.jsonl"),
+        max_concurrency=1,
+        rows_per_tx=500,
+        backfill_tx_s=0.1,
+        clock=clock,
+    )
+    updates = [_file(i) for i in range(12)]
+    per_file = update_rows(updates[0])
+    assert 5 * per_file <= 500 < 6 * per_file and 2 * per_file <= 200 < 3 * per_file
+    neo4j.gate = asyncio.Event()
+    write = asyncio.create_task(writer.write(updates))
+    await _settle()  # nobody edits: the first transaction holds rows_per_tx rows
+    assert neo4j.begins == 1
+    with writer.hold_backfill():  # a live edit comes (and goes) meanwhile
+        await _settle()
+    neo4j.gate.set()
+    await write
+    sizes = _files_per_transaction(neo4j)
+    assert sizes[0] == 5 and sum(sizes) == 12
+    # Every later transaction began after the edit: min_rows (200) = 2 files each.
+    assert sizes[1:] == [2, 2, 2, 1]
+
+
+async def test_a_backfill_turn_waits_for_a_free_slot_without_taking_it() -> None:
+    slots = TxSlots(regular=1, reserved=1, max_yield_s=0.0)
+    await slots.acquire(False)  # the one backfill slot is taken
+    turn = asyncio.create_task(slots.backfill_turn())
+    await _settle()
+    assert not turn.done()
+    slots.release(False)
+    await _settle()
+    assert turn.done() and slots.in_use == 0  # told, and nothing taken for it
+
+
+async def test_a_backfill_turn_yields_to_a_live_batch() -> None:
+    slots = TxSlots(regular=2, reserved=1, max_yield_s=3600.0)
+    with slots.hold():
+        turn = asyncio.create_task(slots.backfill_turn())
+        await _settle()
+        assert not turn.done()  # slots are free, but a live batch is under way
+    await _settle()
+    assert turn.done()
+
+
+async def test_a_fatal_error_in_a_backfill_of_several_transactions_says_so(
+    tmp_path: Path,
+) -> None:
+    """The daemon stops on WriterFatalError (wrong credentials): a batch written in
+    several transactions must raise it as such, not inside an ExceptionGroup."""
+
+    def refused() -> None:
+        raise AuthError("The client is unauthorized due to authentication failure.")
+
+    writer = GraphWriter(
+        FakeNeo4j(refused),  # type: ignore[arg-type]
+        "neo4j",
+        DeadLetters(tmp_path / "dead.jsonl"),
+        rows_per_tx=100,
+    )
+    with pytest.raises(WriterFatalError):
+        await writer.write([_file(i) for i in range(5)])  # 94 rows each: 5 transactions

@@ -16,7 +16,9 @@ rows_per_tx, fastest for a cold ingest), so a live write waits for at most about
 `target_s` of transaction:
 it learns the rows per second of committed backfill transactions (each timed on its own
 clock, from BEGIN to COMMIT, never including the wait for a slot) and allows
-`rate x target_s` rows, within [min_rows, max_rows].
+`rate x target_s` rows, within [min_rows, max_rows]. The writer asks for the size when
+the transaction may begin (`TxSlots.backfill_turn`), so a batch that arrived before an
+edit is not cut into rows_per_tx transactions that begin after it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class TxSlots:
         self._live_quiet = asyncio.Event()
         self._live_quiet.set()
         self._live_at = float("-inf")  # monotonic time live work was last seen
+        self._turns: list[asyncio.Future[None]] = []  # backfill_turn() callers
 
     @property
     def waiting(self) -> int:
@@ -75,9 +78,8 @@ class TxSlots:
             self._wake()
 
     async def acquire(self, urgent: bool) -> None:
-        if not urgent and self.live_busy and self.max_yield_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._live_quiet.wait(), self.max_yield_s)
+        if not urgent:
+            await self._yield_to_live()
         if not self._waiting[urgent] and self.may_start(urgent):
             self._take(urgent)
             return
@@ -93,6 +95,26 @@ class TxSlots:
                 self._waiting[urgent].remove(waiter)
                 self._sync_quiet()
             raise
+
+    async def backfill_turn(self) -> None:
+        """Until a backfill transaction could take a slot at once (after yielding to
+        live work as `acquire` does), without taking it: the writer decides how many
+        rows the transaction holds only then, so a transaction that begins after a live
+        edit is sized for an editing session even if its batch arrived before."""
+        await self._yield_to_live()
+        while self._waiting[False] or not self.may_start(False):
+            turn = asyncio.get_running_loop().create_future()
+            self._turns.append(turn)
+            try:
+                await turn
+            finally:
+                if turn in self._turns:
+                    self._turns.remove(turn)
+
+    async def _yield_to_live(self) -> None:
+        if self.live_busy and self.max_yield_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._live_quiet.wait(), self.max_yield_s)
 
     def release(self, urgent: bool) -> None:
         self.in_use -= 1
@@ -129,6 +151,11 @@ class TxSlots:
                     continue
                 self._take(urgent)
                 waiter.set_result(None)
+        # Whoever waits for a turn looks again (a slot may be free).
+        turns, self._turns = self._turns, []
+        for turn in turns:
+            if not turn.done():
+                turn.set_result(None)
 
 
 class TxBudget:

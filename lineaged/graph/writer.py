@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -146,21 +147,45 @@ class GraphWriter:
         `urgent` (live edits): transactions of up to rows_per_tx rows that go before
         any backfill transaction; otherwise, while live edits are around, transactions
         sized to take about `backfill_tx_s` each (0, or no edits for LIVE_WINDOW_S:
-        rows_per_tx rows).
+        rows_per_tx rows), each sized when it may begin.
 
         While Neo4j is unreachable this does not return (that is the back-pressure);
         it raises only WriterFatalError."""
         warming = self._warm_up_finished
         if urgent and warming is not None:
             await warming.wait()
-        budget = self.rows_per_tx if urgent else self.backfill_rows
-        chunks = self._chunks(_last_per_file(updates), budget)
+        pending = deque(_last_per_file(updates))
+        try:
+            if urgent:
+                await self._write_live(pending)
+            else:
+                await self._write_backfill(pending)
+        except* WriterFatalError as group:
+            raise group.exceptions[0] from None  # what the daemon stops on
+
+    async def _write_live(self, pending: deque[FileUpdate]) -> None:
+        chunks = []
+        while pending:
+            chunks.append(_take(pending, self.rows_per_tx))
         if len(chunks) == 1:
-            await self._write_or_split(chunks[0], urgent)
+            await self._write_or_split(chunks[0], urgent=True)
             return
         async with asyncio.TaskGroup() as tg:
             for chunk in chunks:
-                tg.create_task(self._write_or_split(chunk, urgent))
+                tg.create_task(self._write_or_split(chunk, urgent=True))
+
+    async def _write_backfill(self, pending: deque[FileUpdate]) -> None:
+        """Backfill transactions, each sized when it may begin (`TxSlots.backfill_turn`:
+        after yielding to live work, with a slot free), not when its batch arrived: a
+        batch cut into rows_per_tx chunks while nobody edited would otherwise go on
+        beginning seconds-long transactions after an edit came."""
+        async with asyncio.TaskGroup() as tg:
+            while pending:
+                await self._slots.backfill_turn()
+                chunk = _take(pending, self.backfill_rows)
+                tg.create_task(self._write_or_split(chunk))
+                # Let it take its slot before the next turn is asked for.
+                await asyncio.sleep(0)
 
     @property
     def backfill_rows(self) -> int:
@@ -241,21 +266,6 @@ class GraphWriter:
         return snap
 
     # -- batching, splitting, dead letters --------------------------------------------
-
-    def _chunks(self, updates: list[FileUpdate], max_rows: int) -> list[list[FileUpdate]]:
-        chunks: list[list[FileUpdate]] = []
-        current: list[FileUpdate] = []
-        rows = 0
-        for u in updates:
-            n = update_rows(u)
-            if current and rows + n > max_rows:
-                chunks.append(current)
-                current, rows = [], 0
-            current.append(u)
-            rows += n
-        if current:
-            chunks.append(current)
-        return chunks
 
     async def _write_or_split(self, updates: list[FileUpdate], urgent: bool = False) -> None:
         rows = build_rows(updates)
@@ -526,6 +536,17 @@ def _warm_up_params() -> dict[str, dict[str, Any]]:
         },
         "replace_files": _replace_params(rows),
     }
+
+
+def _take(pending: deque[FileUpdate], max_rows: int) -> list[FileUpdate]:
+    """The next files from `pending`, up to `max_rows` rows (at least one file: a file
+    is never split across transactions)."""
+    chunk = [pending.popleft()]
+    rows = update_rows(chunk[0])
+    while pending and rows + update_rows(pending[0]) <= max_rows:
+        rows += update_rows(pending[0])
+        chunk.append(pending.popleft())
+    return chunk
 
 
 def _last_per_file(updates: Sequence[FileUpdate]) -> list[FileUpdate]:
