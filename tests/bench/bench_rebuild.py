@@ -17,7 +17,9 @@ Each scan runs in a child process with the tree on PYTHONPATH (the venv's packag
 shared), through bench_warm_restart's TimedDaemon and settings; the child reports in
 one JSON line. Prints per tree: the scan's wall time, its start-up, files/s, write
 transactions and rows, the writer's summed time per query where the tree records it,
-and the ratios of the trees' medians. `--profile` samples this checkout's last rebuild
+the CPU seconds of the scan's processes (daemon + workers) and of the Neo4j JVM split by
+thread group (Bolt workers = Cypher + commit, GC/VM, JIT compilers, other) -- on 2 cores
+the wall time cannot fall below their sum / 2 -- and the ratios of the trees' medians. `--profile` samples this checkout's last rebuild
 with py-spy.
 """
 
@@ -27,6 +29,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -88,16 +92,70 @@ class Tree:
         env = dict(os.environ, PYTHONPATH=str(self.source))
         cmd = [sys.executable, str(HERE), "--child", str(self.work), "--root", str(root)]
         cmd += ["--uri", inst.uri, "--user", inst.user, "--password", inst.password]
+        cpu = CpuSplit(inst.pid)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
         with sampled(f"rebuild, {self.label}", enabled=profile, pid=proc.pid):
             out, _ = proc.communicate()
+        split = cpu.done()
         lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             raise SystemExit(f"{self.label}: scan failed (exit {proc.returncode})\n{out[-2000:]}")
         result = json.loads(lines[-1][len("RESULT ") :])
         if Path(result["package"]).resolve() != (self.source / "lineaged").resolve():
             raise SystemExit(f"{self.label}: ran {result['package']}, not {self.source}")
+        result["cpu"] = split
         return result
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+# JVM thread names (/proc/<pid>/task/*/comm, 15 characters at most) -> group.
+_THREAD_GROUPS = [
+    (re.compile(r"^(GC Thread|G1 |VM Thread|GC |Parallel|ZWorker|ZDriver)"), "gc+vm"),
+    (re.compile(r"^(C1 |C2 )"), "jit"),
+    (re.compile(r"^neo4j\.Bolt|^bolt-|^BoltNetwork|^neo4j\.BoltW"), "bolt"),
+]
+
+
+def jvm_threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread group of a running JVM (threads alive at the call; the
+    Bolt worker and GC threads are pooled, so deltas between two calls hold)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = next((g for rx, g in _THREAD_GROUPS if rx.search(comm)), "other")
+        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    return out
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+class CpuSplit:
+    """CPU seconds over one scan: the scan's process and its workers (reaped children,
+    so RUSAGE_CHILDREN holds them once the scan has exited) and the Neo4j JVM by
+    thread group. With 2 cores, wall >= total / 2."""
+
+    def __init__(self, neo4j_pid: int) -> None:
+        self.pid = neo4j_pid
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.client0 = ru.ru_utime + ru.ru_stime
+        self.jvm0 = process_cpu(neo4j_pid)
+        self.threads0 = jvm_threads_cpu(neo4j_pid)
+
+    def done(self) -> dict[str, float]:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        threads = jvm_threads_cpu(self.pid)
+        split = {"client": ru.ru_utime + ru.ru_stime - self.client0}
+        split["neo4j"] = process_cpu(self.pid) - self.jvm0
+        for group, secs in sorted(threads.items()):
+            split[f"neo4j.{group}"] = secs - self.threads0.get(group, 0.0)
+        return split
 
 
 def reset_graph(inst: Any) -> None:
@@ -131,6 +189,13 @@ def describe(r: dict[str, Any], n: int) -> str:
     )
     if r["retries"]:
         text += f"  retries {r['retries']}"
+    if "cpu" in r:
+        cpu = r["cpu"]
+        groups = ", ".join(f"{k[6:]} {v:.1f}" for k, v in cpu.items() if k.startswith("neo4j."))
+        text += (
+            f"\n      CPU s: lineaged+workers {cpu['client']:.1f}, Neo4j {cpu['neo4j']:.1f}"
+            f" ({groups}); (total)/2 = {(cpu['client'] + cpu['neo4j']) / 2:.1f} s"
+        )
     if r["query_seconds"]:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["query_seconds"].items()))
         text += f"  [{parts}]"
