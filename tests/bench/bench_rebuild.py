@@ -19,7 +19,8 @@ one JSON line. Prints per tree: the scan's wall time, its start-up, files/s, wri
 transactions and rows, the writer's summed time per query where the tree records it,
 the CPU seconds of the scan's processes (daemon + workers) and of the Neo4j JVM split by
 thread group (Bolt workers = Cypher + commit, GC/VM, JIT compilers, other) -- on 2 cores
-the wall time cannot fall below their sum / 2 -- and the ratios of the trees' medians. `--profile` samples this checkout's last rebuild
+the wall time cannot fall below their sum / 2 -- and the ratios of the trees' medians.
+`--profile` samples this checkout's last rebuild
 with py-spy.
 """
 
@@ -93,7 +94,11 @@ class Tree:
         cmd = [sys.executable, str(HERE), "--child", str(self.work), "--root", str(root)]
         cmd += ["--uri", inst.uri, "--user", inst.user, "--password", inst.password]
         cpu = CpuSplit(inst.pid)
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        # cwd = the tree: the pool's forkserver runs `python -c ...`, whose sys.path
+        # starts with the cwd, ahead of PYTHONPATH; started from another checkout, the
+        # workers imported THAT checkout's lineaged (an older tree's workers then died
+        # at start-up on a changed initializer, and a newer one's parsed with foreign code).
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, cwd=self.source)
         with sampled(f"rebuild, {self.label}", enabled=profile, pid=proc.pid):
             out, _ = proc.communicate()
         split = cpu.done()
