@@ -102,6 +102,9 @@ class WriterSettings:
     slow_tx_s: float = 5.0  # a transaction slower than this logs a WARNING
     backoff_initial_s: float = 0.2  # first wait after a transient error (doubles, jittered)
     backoff_max_s: float = 10.0  # cap of that wait; retries never give up
+    # Start-up orphan sweep: "when_needed" skips it when the graph is as this daemon's
+    # last clean stop left it (orphan_policy.py); "every_start" always runs it.
+    orphan_sweep: str = "when_needed"
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ _UPPER_BOUNDS = {
     "cache.ttl_days": 36_500,
 }
 _LOG_FORMATS = {"auto", "json", "console"}
+_ORPHAN_SWEEPS = {"when_needed", "every_start"}
 
 
 def load_settings(
@@ -410,6 +414,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"log.level: expected one of {sorted(_LOG_LEVELS)}")
     if settings.log.format not in _LOG_FORMATS:
         raise ConfigError(f"log.format: expected one of {sorted(_LOG_FORMATS)}")
+    if settings.writer.orphan_sweep not in _ORPHAN_SWEEPS:
+        raise ConfigError(f"writer.orphan_sweep: expected one of {sorted(_ORPHAN_SWEEPS)}")
     b = settings.batch
     if b.debounce_ms < 0 or b.realtime_debounce_ms < 0 or b.max_latency_ms <= 0:
         raise ConfigError("batch: debounce must be >= 0 and max_latency_ms > 0")

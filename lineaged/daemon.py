@@ -54,6 +54,7 @@ from lineaged.graph.writer import GraphWriter, WriterFatalError
 from lineaged.metrics import Metrics
 from lineaged.metrics_http import MetricsServer, parse_address
 from lineaged.model import GraphFile
+from lineaged.orphan_policy import OrphanSweepPolicy
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
@@ -147,6 +148,14 @@ class Daemon:
         # Set once every root's start-up reconcile has been planned (or has failed).
         self._planned = anyio.Event()
         self._unplanned: set[str] = set()
+        # Sweep at start unless the graph is as a clean stop left it (orphan_policy.py).
+        self.orphans = OrphanSweepPolicy(
+            settings.state.dir,
+            settings.neo4j.uri,
+            settings.neo4j.database,
+            always=settings.writer.orphan_sweep == "every_start",
+        )
+        self._drained = False  # the drain ran to its end: every write finished
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -194,13 +203,20 @@ class Daemon:
         )
         await self._step("open_cache", self._open_cache())
         await self._step("open_schema_catalog", self._open_schema())
+        # Before any write of ours: the graph's counts, and the note of the last stop.
+        await self._step("read_graph_fingerprint", self.orphans.at_start(self.driver))
         # Only what finding the difference between disk and graph needs is done before
-        # the reconcile. The orphan sweep (a label scan of every Column) runs next to it,
-        # and a scan waits for it at the end; the worker processes start when the first
-        # file needs parsing, or (daemon) right after the start-up reconcile is planned,
-        # together with Neo4j's query warm-up (see `_after_plan`).
+        # the reconcile. The orphan sweep (a label scan of every Column), when the graph
+        # may hold orphans, runs next to it, and a scan waits for it at the end; the
+        # worker processes start when the first file needs parsing, or (daemon) right
+        # after the start-up reconcile is planned, together with Neo4j's query warm-up
+        # (see `_after_plan`).
         await self._start_pool()
-        await self._start_child("orphan-sweep", self._sweep_orphans)
+        if self.orphans.must_sweep:
+            await self._start_child("orphan-sweep", self._sweep_orphans)
+        else:
+            self.orphans.skip()
+            self.writer.stats.orphan_sweeps_skipped += 1
         self.pipeline = self._make_pipeline()
         # Results a crash left behind the catalog (recorded, dependants not yet redone).
         self.pipeline.requeue_files(self.schema.stale_files())
@@ -254,6 +270,7 @@ class Daemon:
             await self._step("hand_back_queued", self._close_pool(self._deadline_left()))
             await self._step("finish_batches", self._finish_lanes())
         self._drain_scope = None
+        self._drained = not scope.cancelled_caught and not self._forced
         if scope.cancelled_caught:
             why = "second_signal" if self._forced else "deadline"
             log.warning("drain_cut_short", reason=why, unfinished_batches=self._batches_open)
@@ -269,6 +286,8 @@ class Daemon:
             await self._step("stop_workers", self._close_pool(0))
         await self._stop_child("pool-dispatch")
         await self._stop_child("neo4j-check")
+        if self.driver is not None and self.writer is not None and self._drained:
+            await self._step("note_graph", self._note_graph())
         if self.driver is not None:
             await self._step("close_driver", self.driver.close())
         if self.cache is not None:
@@ -592,9 +611,18 @@ class Daemon:
         assert self.writer is not None
         task_status.started()
         try:
-            await self._step("sweep_orphans", self.writer.sweep_orphans())
+            await self._step("sweep_orphans", self.orphans.sweep(self.writer))
         except Exception as exc:
             log.warning("orphan_sweep_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _note_graph(self) -> None:
+        """After a complete drain: note that the graph holds no orphans, if nobody but
+        this daemon wrote since its start (the next start then skips the sweep)."""
+        assert self.driver is not None and self.writer is not None
+        try:
+            await self.orphans.at_clean_stop(self.driver, self.writer.ledger)
+        except Exception as exc:
+            log.warning("sweep_note_not_saved", reason=f"{type(exc).__name__}: {exc}")
 
     async def _after_plan(self, *, task_status: TaskStatus[None]) -> None:
         """Daemon mode, from READY on, in the background: let Neo4j plan the write

@@ -203,6 +203,12 @@ class DaemonCollector:
         yield _counter(n.WRITE_SPLITS, "Batches split after an error", st.splits)
         yield _counter(n.DEAD_LETTERS, "Files dead-lettered", st.dead_letters)
         yield _counter(n.SLOW_TRANSACTIONS, "Slow transactions", st.slow_transactions)
+        yield _counter(n.ORPHAN_SWEEPS, "Start-up orphan sweeps run", st.orphan_sweeps)
+        yield _counter(
+            n.ORPHAN_SWEEPS_SKIPPED,
+            "Starts that skipped the orphan sweep (graph unchanged since a clean stop)",
+            st.orphan_sweeps_skipped,
+        )
         yield _gauge(n.TX_IN_FLIGHT, "Write transactions running", st.tx_in_flight)
         yield _gauge(n.TX_WAITING, "Write transactions waiting for a slot", st.tx_waiting)
         yield _gauge(n.TX_IN_FLIGHT_PEAK, "Most write transactions at once", st.tx_in_flight_peak)

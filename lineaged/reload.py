@@ -30,6 +30,7 @@ RESTART_REQUIRED = frozenset(
         "batch.live_lanes",
         "batch.backfill_lanes",
         "writer.max_concurrent_tx",
+        "writer.orphan_sweep",
         "cache.enabled",
         "service.metrics_address",
     }

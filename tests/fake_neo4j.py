@@ -10,9 +10,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from neo4j import SummaryCounters
+
 
 class FakeNeo4j:
-    def __init__(self, on_statement: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_statement: Callable[[], None] | None = None,
+        *,
+        counters: dict[str, int] | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.runs: list[tuple[str, dict[str, Any]]] = []
         # One entry per statement: "tx" (inside begin_transaction) or "auto".
         self.kinds: list[str] = []
@@ -23,6 +31,9 @@ class FakeNeo4j:
         self.transactions: list[list[str]] = []
         self._on_statement = on_statement
         self.gate: asyncio.Event | None = None
+        # What every statement reports having changed (its summary's counters).
+        self.counters = counters or {}
+        self._on_commit = on_commit
 
     def session(self, **_: Any) -> _Session:
         return _Session(self)
@@ -32,7 +43,7 @@ class FakeNeo4j:
         self.kinds.append(kind)
         if self._on_statement is not None:
             self._on_statement()
-        return _Result()
+        return _Result(self.counters)
 
 
 class _Session:
@@ -71,18 +82,28 @@ class _Tx:
         return self._neo4j.record(query, params, "tx")
 
     async def commit(self) -> None:
+        if self._neo4j._on_commit is not None:
+            self._neo4j._on_commit()
         self._neo4j.commits += 1
 
     async def rollback(self) -> None:
         self._neo4j.rollbacks += 1
 
 
+class _Summary:
+    def __init__(self, counters: dict[str, int]) -> None:
+        self.counters = SummaryCounters(counters)
+
+
 class _Result:
+    def __init__(self, counters: dict[str, int]) -> None:
+        self._counters = counters
+
     async def single(self, strict: bool = False) -> dict[str, list[str]]:
         return {"columns": ["raw.s.x"], "tables": ["raw.s"]}
 
-    async def consume(self) -> None:
-        return None
+    async def consume(self) -> _Summary:
+        return _Summary(self._counters)
 
     def __aiter__(self) -> _Result:
         return self

@@ -248,3 +248,12 @@ def test_only_realtime_releases_a_complete_save_without_the_window(tmp_path: Pat
     assert not live_batcher_options(load_settings(cfg, env={}))["release_when_complete"]
     realtime = load_settings(cfg, env={}, overrides={"realtime": True})
     assert live_batcher_options(realtime)["release_when_complete"]
+
+
+def test_orphan_sweep_is_one_of_its_two_policies(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, BASE), env={}).writer.orphan_sweep == "when_needed"
+    every_start = BASE + '[writer]\norphan_sweep = "every_start"\n'
+    every = load_settings(write(tmp_path, every_start), env={})
+    assert every.writer.orphan_sweep == "every_start"
+    with pytest.raises(ConfigError, match=re.escape("writer.orphan_sweep: expected one of")):
+        load_settings(write(tmp_path, BASE + '[writer]\norphan_sweep = "sometimes"\n'), env={})

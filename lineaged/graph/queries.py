@@ -212,3 +212,13 @@ WRITE_QUERIES: Final = {
     "replace_files": REPLACE_FILES,
 }
 READ_QUERIES: Final = {"file_states": FILE_STATES, "root_files": ROOT_FILES}
+
+# The graph's identity and its count store (graph/fingerprint.py): node counts per
+# label, relationship counts per type and per (label, type) / (type, label), each an
+# O(1) read, whatever the size of the graph. Decides whether the start-up sweep can be
+# skipped (orphan_policy.py); Community Neo4j has no readable last transaction id.
+GRAPH_FINGERPRINT: Final = """
+CALL db.info() YIELD id, creationDate
+CALL db.stats.retrieve('GRAPH COUNTS') YIELD data
+RETURN id, creationDate, data.nodes AS nodes, data.relationships AS relationships
+"""

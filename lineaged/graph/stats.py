@@ -21,6 +21,8 @@ class WriterStats:
     splits: int = 0
     dead_letters: int = 0
     slow_transactions: int = 0
+    orphan_sweeps: int = 0  # start-up sweeps run (GraphWriter.sweep_orphans)
+    orphan_sweeps_skipped: int = 0  # starts that needed none (orphan_policy.py)
     write_seconds: float = 0.0  # wall time inside committed write transactions
     # Of write_seconds: per query name (graph/queries.py) and "commit".
     query_seconds: dict[str, float] = field(default_factory=dict)
@@ -65,6 +67,8 @@ class WriterStats:
             "splits": self.splits,
             "dead_letters": self.dead_letters,
             "slow_transactions": self.slow_transactions,
+            "orphan_sweeps": self.orphan_sweeps,
+            "orphan_sweeps_skipped": self.orphan_sweeps_skipped,
             "write_seconds": round(self.write_seconds, 6),
             "rows_per_s": round(self.rows_per_s, 1),
             "tx_in_flight": self.tx_in_flight,

@@ -36,6 +36,7 @@ from lineaged import stages
 from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.errors import ErrorKind, classify, describe, is_unreachable
+from lineaged.graph.ledger import CountDelta, WriteLedger
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
 from lineaged.graph.scheduling import TxBudget, TxSlots
 from lineaged.graph.schema import GRAPH_MODEL
@@ -115,6 +116,8 @@ class GraphWriter:
             backoff_max_s=backoff_max_s,
         )
         self.stats = WriterStats()
+        # What our committed transactions changed in the graph's counts (orphan_policy).
+        self.ledger = WriteLedger()
 
     def configure(
         self,
@@ -240,10 +243,12 @@ class GraphWriter:
         records = await self._read(q.ROOT_FILES, root=root, graph_model=GRAPH_MODEL)
         return {path: (sha, version, failed) for path, sha, version, failed in records[0][0]}
 
-    async def sweep_orphans(self, chunk: int = 5_000) -> int:
+    async def sweep_orphans(self, chunk: int = 5_000) -> int | None:
         """Remove every Table/Column nothing refers to (start-up reconcile looks at File
         nodes only; this covers what they do not). Safe next to other writers: each
-        candidate is locked and re-checked. Returns how many candidates were checked."""
+        candidate is locked and re-checked. Returns how many candidates were checked, or
+        None if removing them failed."""
+        self.stats.orphan_sweeps += 1
         records = await self._read(q.ORPHAN_CANDIDATES)
         columns, tables = sorted(records[0]["columns"]), sorted(records[0]["tables"])
         for lo in range(0, max(len(columns), len(tables)), chunk):
@@ -253,7 +258,7 @@ class GraphWriter:
             error = await self._write_with_retry(rows)
             if error is not None:
                 log.error("orphan_sweep_failed", error=describe(error))
-                break
+                return None
         if columns or tables:
             log.info("orphans_swept", columns=len(columns), tables=len(tables))
         return len(columns) + len(tables)
@@ -378,6 +383,8 @@ class GraphWriter:
             self.stats.tx_waiting -= 1
         self.stats.tx_in_flight += 1
         self.stats.tx_in_flight_peak = max(self.stats.tx_in_flight_peak, self.stats.tx_in_flight)
+        delta = CountDelta()
+        committing = urgent  # an auto-commit statement commits as it runs
         try:
             # The transaction's own time, from here: never the wait for a slot.
             started = self._clock()
@@ -385,20 +392,25 @@ class GraphWriter:
             timings: dict[str, float] = {}
             self.stats.attempts += 1
             if urgent:
-                await self._replace_in_one_statement(rows, timings)
+                await self._replace_in_one_statement(rows, timings, delta)
             else:
                 async with self._session() as session, await session.begin_transaction() as tx:
                     stages.mark("tx_open")
-                    await _replace_files(tx, rows, timings)
+                    await _replace_files(tx, rows, timings, delta)
                     stages.mark("tx_statements")
-                    committing = time.monotonic()
+                    committing = True
+                    commit_started = time.monotonic()
                     await tx.commit()
-                    timings["commit"] = time.monotonic() - committing
+                    timings["commit"] = time.monotonic() - commit_started
             stages.mark("tx_commit")
             elapsed = self._clock() - started
+        except BaseException as exc:
+            self.ledger.failed(exc, committing=committing)
+            raise
         finally:
             self.stats.tx_in_flight -= 1
             self._slots.release(urgent)
+        self.ledger.committed(delta)
         if not urgent:
             self._budget.observe(rows.row_count, elapsed)
         self.stats.transactions += 1
@@ -412,7 +424,9 @@ class GraphWriter:
         if elapsed > self.slow_tx_s:
             self._warn_slow(rows, elapsed, timings)
 
-    async def _replace_in_one_statement(self, rows: WriteRows, timings: dict[str, float]) -> None:
+    async def _replace_in_one_statement(
+        self, rows: WriteRows, timings: dict[str, float], delta: CountDelta
+    ) -> None:
         """A live edit's replace as ONE auto-commit statement (queries.REPLACE_FILES):
         the driver sends RUN and PULL together and Neo4j commits before it answers, so
         the edit costs one round trip instead of five (BEGIN, three statements, COMMIT;
@@ -422,7 +436,7 @@ class GraphWriter:
         started = time.monotonic()
         async with self._session() as session:
             result = await session.run(REUSE_PLAN + q.REPLACE_FILES, {"p": _replace_params(rows)})
-            await result.consume()
+            delta.add((await result.consume()).counters)
         timings["replace_files"] = time.monotonic() - started
 
     def _warn_slow(self, rows: WriteRows, elapsed: float, timings: dict[str, float]) -> None:
@@ -469,12 +483,15 @@ def _replace_params(rows: WriteRows) -> dict[str, Any]:
     }
 
 
-async def _replace_files(tx: AsyncTransaction, rows: WriteRows, timings: dict[str, float]) -> None:
+async def _replace_files(
+    tx: AsyncTransaction, rows: WriteRows, timings: dict[str, float], delta: CountDelta
+) -> None:
     async def run(name: str, query: str, **params: object) -> Any:
         started = time.monotonic()
         # One map parameter, one cached plan per query (see graph/queries.py).
         result = await tx.run(REUSE_PLAN + query, {"p": params})
         record = await result.single(strict=False)
+        delta.add((await result.consume()).counters)
         timings[name] = timings.get(name, 0.0) + time.monotonic() - started
         return record
 
