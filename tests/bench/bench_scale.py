@@ -91,6 +91,7 @@ async def _warm_once(work: Path, inst: Any, n: int, name: str, k: int) -> None:
         f"read={stats.files_seen} parsed={stats.parsed} "
         f"write_tx={daemon.writer.stats.transactions}; start-up {daemon.startup_s:.2f} s, "
         f"reconcile plan {daemon.reconcile_s:.2f} s ({n / daemon.reconcile_s:.0f} files/s); "
+        f"orphan sweep {daemon.orphans.outcome} ({daemon.orphans.reason or 'graph unchanged'}); "
         f"slowest steps (s): {daemon.slowest_steps()}"
     )
 

@@ -8,8 +8,8 @@ and runs `scan` three times:
   cold     empty graph and cache: every file read, parsed and written;
   warm     nothing changed (issue 14 target 2): must read no file contents, parse
            nothing and write nothing; its start-up and reconcile are timed apart, and
-           it says whether it decoded the catalog's records or started worker processes
-           (neither is needed when nothing changed);
+           it says whether it decoded the catalog's records, started worker processes
+           or swept orphans (none is needed when nothing changed);
   rebuild  the graph emptied, the parse cache kept (issue 14 target 3): every file read
            and written again, none parsed.
 Prints times, files/s and ratios of the one run. `--profile` samples the warm and the
@@ -180,6 +180,8 @@ async def main(n: int, profile: bool) -> None:
             f"{warm_s - warm.startup_s - warm.reconcile_s:.2f} s"
         )
         print(f"  slowest lifecycle steps (s): {warm.slowest_steps()}")
+        why = warm.orphans.reason or "graph unchanged since the cold ingest's clean stop"
+        print(f"  orphan sweep: {warm.orphans.outcome} ({why})")
         assert warm.pool is not None
         print(
             f"  schema catalog records decoded: {'yes' if warm.schema.loaded else 'no'}, "
