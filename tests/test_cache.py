@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -370,7 +371,8 @@ async def test_healthy_file_is_not_moved_and_logs_nothing(path: Path) -> None:
         async with await open_cache(path) as cache:
             assert cache.stats().entries == 3
     assert [e for e in logs if e["log_level"] in ("warning", "error")] == []
-    assert sorted(p.name for p in path.parent.iterdir()) == ["cache.sqlite"]
+    # The clean close's record: the next open may skip the page check.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["cache.sqlite", "cache.sqlite-closed"]
 
 
 async def test_migration_mechanism_upgrades_in_place(path: Path, monkeypatch) -> None:
@@ -631,3 +633,86 @@ async def test_the_cache_file_and_its_directory_are_private(tmp_path: Path) -> N
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
     for f in (tmp_path / "state").iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+
+
+# ---- the page check at open (skipped for a file as its last clean close left it) ---------
+
+
+@pytest.fixture
+def page_checks(monkeypatch) -> list[Path]:
+    """Each `PRAGMA quick_check` run at open (the real one still runs)."""
+    checks: list[Path] = []
+    real = store_module.quick_check
+
+    async def counted(conn) -> None:
+        checks.append(Path())
+        await real(conn)
+
+    monkeypatch.setattr(store_module, "quick_check", counted)
+    return checks
+
+
+async def test_a_clean_close_lets_the_next_open_skip_the_page_check(
+    path: Path, page_checks: list[Path]
+) -> None:
+    await make_real_cache(path, n=3)
+    assert len(page_checks) == 1  # a new file: checked
+    for _ in range(2):
+        async with await open_cache(path) as cache:
+            assert cache.stats().entries == 3
+    assert len(page_checks) == 1
+
+
+async def _damage_pages_keeping_size_and_mtime(path: Path) -> None:
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) >= 4 * page
+    # The last quarter: parse results' pages, which opening the file does not read.
+    start = (len(data) // page * 3 // 4) * page
+    data[start:] = bytes([0x5A]) * (len(data) - start)
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+
+
+async def test_a_file_written_after_its_clean_close_is_checked_and_moved_aside(
+    path: Path, page_checks: list[Path]
+) -> None:
+    await make_real_cache(path, n=200)
+    assert (path.parent / "cache.sqlite-closed").exists()
+    # Size and mtime as they were: only the ctime tells that someone wrote.
+    await _damage_pages_keeping_size_and_mtime(path)
+    with capture_logs() as logs:
+        cache = await open_cache(path)
+    assert events(logs, "warning") == ["cache_moved_aside"] and logs[0]["reason"] == "corrupt"
+    assert cache.stats().entries == 0 and len(page_checks) >= 2
+    await cache.close()
+
+
+async def test_a_close_that_did_not_happen_or_saw_corruption_leaves_the_check_on(
+    path: Path, page_checks: list[Path], monkeypatch
+) -> None:
+    await make_real_cache(path, n=3)
+    # A crash: the process ends with the file open (no clean close is noted).
+    cache = await open_cache(path)
+    conn = cache._store._conn
+    cache._store._conn = None
+    await conn.close()
+    _opened.remove(cache)
+    checked = len(page_checks)
+    cache = await open_cache(path)
+    assert len(page_checks) == checked + 1
+    # Corruption seen while running: that close notes nothing either.
+    malformed = sqlite3.DatabaseError("database disk image is malformed")
+    malformed.sqlite_errorcode = 11
+
+    async def broken(*_args, **_kw):
+        raise malformed
+
+    monkeypatch.setattr(cache._store.conn, "execute_fetchall", broken)
+    assert await cache.get_many([key(1)]) == {}
+    await cache.close()
+    assert not (path.parent / "cache.sqlite-closed").exists()
+    await (await open_cache(path)).close()
+    assert len(page_checks) == checked + 2

@@ -7,11 +7,20 @@ the file ends in one of two cheap outcomes, never in an exception into the daemo
   move it aside for inspection, start an empty one, log one WARNING;
 - the file cannot be written (locked by another process, read-only, path un-creatable):
   run degraded (every get misses, every put is dropped), log one ERROR.
+
+Opening runs `PRAGMA quick_check` (reads every page: 0.2-0.6 s for a 119 MB cache, on
+every start) unless the file is exactly as this code's last clean close left it: that
+close writes `<file>-closed`, the file's device, inode, size, mtime and ctime (ctime
+cannot be set back by anyone), and the next open takes it (one use) and trusts the
+file only if all five match and no WAL waits to be replayed. A crash, a close after
+corruption was seen, or any write by anyone since (the CLI's `cache clear`/`vacuum`
+included) means the check runs as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import time
@@ -35,6 +44,7 @@ _UNUSABLE_CODES = frozenset({_SQLITE_CORRUPT, _SQLITE_NOTADB})
 # are logged at most this often per operation, so a stuck lock cannot flood the journal.
 _WARN_EVERY_S = 60.0
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+_CLOSED = "-closed"  # the file's identity at its last clean close (see the docstring)
 
 
 class UnusableCacheFile(Exception):
@@ -71,14 +81,64 @@ async def connect(
     return conn
 
 
-async def read_version(conn: aiosqlite.Connection) -> int:
+async def read_version(conn: aiosqlite.Connection, *, check: bool = True) -> int:
     """Schema version of an open, healthy file; 0 for an empty one. Raises
-    UnusableCacheFile for anything that is not ours."""
+    UnusableCacheFile for anything that is not ours. `check=False` skips the page
+    check (a file as its last clean close left it)."""
+    if check:
+        await quick_check(conn)
+    return await identify(conn)
+
+
+async def quick_check(conn: aiosqlite.Connection) -> None:
     rows = await conn.execute_fetchall("PRAGMA quick_check")
     results = [r[0] for r in rows]
     if results != ["ok"]:
         raise UnusableCacheFile("corrupt", "; ".join(map(str, results[:3])))
-    return await identify(conn)
+
+
+def file_identity(path: Path) -> list[int] | None:
+    """What a write to `path` by anyone changes (ctime cannot be set back)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def take_clean_close(path: Path) -> bool:
+    """True if `path` is exactly as a clean close left it (its `-closed` record matches
+    and no WAL is waiting). The record is removed either way: it vouches once."""
+    record = path.with_name(path.name + _CLOSED)
+    try:
+        saved = json.loads(record.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        saved = None
+    try:
+        record.unlink()
+    except OSError:
+        return False  # a record that cannot be taken could vouch twice
+    for side in ("-wal", "-journal"):  # changes waiting to be replayed into the file
+        if (file_identity(path.with_name(path.name + side)) or [0, 0, 0])[2] > 0:
+            return False
+    return saved is not None and saved == file_identity(path)
+
+
+def note_clean_close(path: Path) -> None:
+    identity = file_identity(path)
+    if identity is None:
+        return
+    record = path.with_name(path.name + _CLOSED)
+    tmp = record.with_name(record.name + ".tmp")
+    try:
+        fd = private.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW)
+        with os.fdopen(fd, "w") as f:
+            json.dump(identity, f)
+        os.replace(tmp, record)
+    except OSError as exc:
+        log.warning("cache_close_not_noted", path=str(record), error=str(exc))
 
 
 async def identify(conn: aiosqlite.Connection) -> int:
@@ -188,12 +248,15 @@ class CacheStore:
     async def _open_checked(path: Path, busy_timeout_ms: int, clock) -> aiosqlite.Connection:
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise UnusableCacheFile("not-a-file", "a non-regular file is in the cache's place")
+        # Before anything opens it: the check below is skipped only for a file as the
+        # last clean close left it.
+        unchanged = take_clean_close(path)
         # Created here, private, before SQLite creates it with the umask's mode; its
         # -wal and -shm files take the database file's mode.
         os.close(private.open_file(path, os.O_RDWR | os.O_NOFOLLOW))
         conn = await connect(str(path), busy_timeout_ms=busy_timeout_ms)
         try:
-            version = await read_version(conn)
+            version = await read_version(conn, check=not unchanged)
             if version > SCHEMA_VERSION:
                 raise UnusableCacheFile(
                     "newer", f"schema version {version} > supported {SCHEMA_VERSION}"
@@ -307,15 +370,19 @@ class CacheStore:
         )
 
     async def close(self) -> None:
+        """Close; a close that found the file healthy notes its identity, so the next
+        open can skip the page check (see the module docstring)."""
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await _close_quietly(conn)
+        if conn is not None and await _close_quietly(conn) and not self.degraded:
+            note_clean_close(self.path)
         if self._closing is not None:
             await self._closing
 
 
-async def _close_quietly(conn: aiosqlite.Connection) -> None:
+async def _close_quietly(conn: aiosqlite.Connection) -> bool:
     try:
         await conn.close()
     except (sqlite3.Error, ValueError) as exc:
         log.warning("cache_close_failed", error=f"{type(exc).__name__}: {exc}")
+        return False
+    return True
