@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 from neo4j import AsyncDriver
 
+from lineaged import private
 from lineaged.graph import queries as q
 from lineaged.graph.fingerprint import GraphFingerprint, read_fingerprint
 from lineaged.graph.ledger import WriteLedger
@@ -115,8 +116,9 @@ def save_note(state_dir: Path, note: SweptNote) -> None:
         "rules": note.rules,
         "graph": note.graph.to_dict(),
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with tmp.open("w") as f:
+    private.make_dir(state_dir)
+    fd = private.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW)
+    with os.fdopen(fd, "w") as f:
         json.dump(body, f)
         f.flush()
         os.fsync(f.fileno())

@@ -305,3 +305,16 @@ async def test_a_connection_lost_before_commit_leaves_the_ledger_certain(tmp_pat
     writer = _writer(neo4j, tmp_path)
     await writer.write([_file("a.sql")])
     assert writer.stats.retries == 1 and writer.ledger.uncertain is None
+
+
+def test_the_note_is_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        save_note(tmp_path / "state", SweptNote(URI, DB, GRAPH))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(note_path(tmp_path / "state").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
