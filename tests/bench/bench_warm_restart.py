@@ -1,6 +1,7 @@
 """Cold ingest vs warm restart vs rebuild from the cache, through the real daemon and Neo4j.
 
     .venv/bin/python tests/bench/bench_warm_restart.py [--files 20000] [--profile]
+        [--before DIR ... [--rounds 3]]
 
 Starts a throw-away Neo4j (scripts/neo4j_local.py), generates a tree of small
 warehouse-style SQL files (`make_tree`, also used by bench_scale.py) with old mtimes,
@@ -14,6 +15,13 @@ and runs `scan` three times:
            and written again, none parsed.
 Prints times, files/s and ratios of the one run. `--profile` samples the warm and the
 rebuild phase with py-spy (a test extra) and prints where the time went.
+
+`--before DIR` (repeatable; e.g. `git worktree add --detach /tmp/before <commit>`):
+instead of the rebuild, after the warm restart every tree (this checkout and each DIR)
+gets a copy of the state dir and the trees take turns, `--rounds` times (the order
+rotates each round), at a warm restart of the same graph and tree, each in a child
+process with the tree on PYTHONPATH (timed from `Daemon.run()`, imports excluded).
+Prints each tree's runs, medians and the ratio to this checkout's median.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,7 +156,65 @@ async def empty_graph(inst: Any) -> None:
             await result.consume()
 
 
-async def main(n: int, profile: bool) -> None:
+async def child(work: Path, root: Path, uri: str, user: str, password: str) -> None:
+    """One warm `scan` with the lineaged that PYTHONPATH names; one JSON line out."""
+    from types import SimpleNamespace
+
+    configure_logging("warning", "console")
+    inst = SimpleNamespace(uri=uri, user=user, password=password)
+    seconds, d = await scan(settings_for(work, root, inst))
+    assert d.pipeline is not None and d.writer is not None
+    orphans = getattr(d, "orphans", None)  # trees before the sweep policy always sweep
+    report = {
+        "seconds": seconds,
+        "startup_s": d.startup_s,
+        "reconcile_s": d.reconcile_s,
+        "read": d.pipeline.stats.files_seen,
+        "parsed": d.pipeline.stats.parsed,
+        "tx": d.writer.stats.transactions,
+        "steps": d.slowest_steps(),
+        "sweep": orphans.outcome if orphans is not None else "swept",
+    }
+    print(json.dumps(report))
+
+
+def take_turns(n: int, work: Path, root: Path, inst: Any, before: list[Path], rounds: int) -> None:
+    trees = [("this", REPO)] + [(f"before {p}", p.resolve()) for p in before]
+    homes = {}
+    for k, (label, _) in enumerate(trees):
+        homes[label] = work / f"tree{k}"
+        shutil.copytree(work / "state", homes[label] / "state")
+    runs: dict[str, list[float]] = {label: [] for label, _ in trees}
+    for r in range(rounds):
+        turn = trees[r % len(trees) :] + trees[: r % len(trees)]
+        for label, source in turn:
+            load = os.getloadavg()[0]
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(homes[label])]
+            cmd += ["--root", str(root), "--uri", inst.uri, "--user", inst.user]
+            cmd += ["--password", inst.password]
+            out = subprocess.run(
+                cmd,
+                env=dict(os.environ, PYTHONPATH=str(source)),
+                stdout=subprocess.PIPE,
+                text=True,
+                check=True,
+            ).stdout
+            rep = json.loads(out.strip().splitlines()[-1])
+            assert rep["read"] == rep["parsed"] == rep["tx"] == 0, rep
+            runs[label].append(rep["seconds"])
+            print(
+                f"  round {r + 1} {label} (load {load:.1f}): {rep['seconds']:.2f} s "
+                f"{n / rep['seconds']:.0f} files/s; start-up {rep['startup_s']:.2f} s, "
+                f"reconcile plan {rep['reconcile_s']:.2f} s, sweep {rep['sweep']}; "
+                f"slowest steps (s): {rep['steps']}"
+            )
+    mine = statistics.median(runs["this"])
+    for label, seconds in runs.items():
+        med = statistics.median(seconds)
+        print(f"{label}: median {med:.2f} s ({n / med:.0f} files/s), this / it {mine / med:.3f}")
+
+
+async def main(n: int, profile: bool, before: list[Path], rounds: int) -> None:
     configure_logging("warning", "console")
     nl = neo4j_local()
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
@@ -190,6 +259,12 @@ async def main(n: int, profile: bool) -> None:
         print(f"warm / cold : {warm_s / cold_s:.4f}")
         ok = ws.files_seen == 0 and ws.parsed == 0 and warm.writer.stats.transactions == 0
         print("warm restart read, parsed and wrote nothing:", "YES" if ok else "NO")
+        if before:
+            take_turns(n, work, root, inst, before, rounds)
+            print(f"load at the end {os.getloadavg()[0]:.1f}")
+            if not ok:
+                sys.exit(1)
+            return
 
         # The graph lost, the cache kept: rebuilt without parsing.
         await empty_graph(inst)
@@ -215,5 +290,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true", help="py-spy the warm and rebuild runs")
+    parser.add_argument(
+        "--before", type=Path, action="append", default=[], help="another source tree"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="warm restarts per tree")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--uri", help=argparse.SUPPRESS)
+    parser.add_argument("--user", help=argparse.SUPPRESS)
+    parser.add_argument("--password", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.files, args.profile))
+    if args.child is not None:
+        asyncio.run(child(args.child, args.root, args.uri, args.user, args.password))
+    else:
+        asyncio.run(main(args.files, args.profile, args.before, args.rounds))
