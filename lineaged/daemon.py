@@ -201,10 +201,13 @@ class Daemon:
             max_concurrency=self.settings.writer.max_concurrent_tx,
             **writer_options(self.settings),
         )
-        await self._step("open_cache", self._open_cache())
-        await self._step("open_schema_catalog", self._open_schema())
-        # Before any write of ours: the graph's counts, and the note of the last stop.
-        await self._step("read_graph_fingerprint", self.orphans.at_start(self.driver))
+        async with anyio.create_task_group() as tg:
+            # Before any write of ours (none happens before this group ends): the
+            # graph's counts and the last stop's note; Neo4j answers while the cache
+            # opens.
+            tg.start_soon(self._step, "read_graph_fingerprint", self.orphans.at_start(self.driver))
+            await self._step("open_cache", self._open_cache())
+            await self._step("open_schema_catalog", self._open_schema())
         # Only what finding the difference between disk and graph needs is done before
         # the reconcile. The orphan sweep (a label scan of every Column), when the graph
         # may hold orphans, runs next to it, and a scan waits for it at the end; the
