@@ -16,13 +16,11 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_neo4j import FakeNeo4j
+from test_graph_writer_conflicts import _file, _writer
 
 from lineaged import orphan_policy
-from lineaged.deadletters import DeadLetters
 from lineaged.graph.fingerprint import GraphFingerprint, fingerprint_of
 from lineaged.graph.ledger import CountDelta, WriteLedger
-from lineaged.graph.writer import GraphWriter
-from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
 from lineaged.orphan_policy import OrphanSweepPolicy, SweptNote, note_path, save_note, take_note
 
 URI, DB = "bolt://127.0.0.1:7687", "neo4j"
@@ -215,23 +213,6 @@ def test_the_fingerprint_ignores_the_order_neo4j_lists_counts_in() -> None:
 
 
 # -- the writer's ledger -----------------------------------------------------------------
-
-
-def _file(path: str) -> FileUpdate:
-    st = StatementLineage(
-        0, 1, "insert", ("mart.t",), ("raw.s",), (ColumnEdge("mart.t.x", ("raw.s.x",), "DIRECT"),)
-    )
-    return FileUpdate(FileRef("r", path), "v1", "postgres", FileLineage("postgres", "t", (st,)))
-
-
-def _writer(neo4j: FakeNeo4j, tmp_path: Path) -> GraphWriter:
-    return GraphWriter(
-        neo4j,  # type: ignore[arg-type]
-        "neo4j",
-        DeadLetters(tmp_path / "dead.jsonl"),
-        backoff_initial_s=0.001,
-        backoff_max_s=0.001,
-    )
 
 
 COUNTERS = {"nodes-created": 3, "nodes-deleted": 1, "relationships-created": 5}
