@@ -484,14 +484,19 @@ def _replace_params(rows: WriteRows) -> dict[str, Any]:
 
 
 async def _replace_files(
-    tx: AsyncTransaction, rows: WriteRows, timings: dict[str, float], delta: CountDelta
+    tx: AsyncTransaction,
+    rows: WriteRows,
+    timings: dict[str, float],
+    delta: CountDelta | None = None,
 ) -> None:
+    counts = delta if delta is not None else CountDelta()  # the ledger's, or thrown away
+
     async def run(name: str, query: str, **params: object) -> Any:
         started = time.monotonic()
         # One map parameter, one cached plan per query (see graph/queries.py).
         result = await tx.run(REUSE_PLAN + query, {"p": params})
         record = await result.single(strict=False)
-        delta.add((await result.consume()).counters)
+        counts.add((await result.consume()).counters)
         timings[name] = timings.get(name, 0.0) + time.monotonic() - started
         return record
 
