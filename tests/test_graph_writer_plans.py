@@ -74,50 +74,44 @@ async def test_warm_up_plans_each_write_query_first_in_its_own_transaction(
     neo4j = FakeNeo4j()
     writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
     await writer.warm_up()
-    assert neo4j.transactions == [
+    assert sorted(neo4j.transactions) == sorted(
         ["CYPHER replan=skip " + query] for query in q.WRITE_QUERIES.values()
-    ]
+    )
     assert neo4j.rollbacks == len(q.WRITE_QUERIES) and neo4j.commits == 0
 
 
-async def test_a_live_write_during_the_warm_up_waits_for_it(tmp_path: Path) -> None:
-    """Daemon mode warms up from READY on, in the background: a live edit arriving
-    meanwhile is written after every query was planned (old: its statement went in
-    between, and Neo4j planned REPLACE_FILES a second time inside the edit)."""
+async def test_a_live_write_during_the_warm_up_waits_for_its_own_query_only(
+    tmp_path: Path,
+) -> None:
+    """Daemon mode warms up from READY on, in the background. A live edit arriving
+    meanwhile is written once REPLACE_FILES, the one statement it sends, is planned
+    (old: its statement went in between, and Neo4j planned REPLACE_FILES a second time
+    inside the edit), and no later: the warm-up plans it first, and the backfill's
+    queries after it (old: the edit waited for all of them, ~3 s after READY)."""
     import asyncio
 
-    class Planning:
-        """A session whose transactions take a moment to begin, as a real planning does."""
-
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        async def __aenter__(self) -> Any:
-            await self._inner.__aenter__()
-            return self
-
-        async def __aexit__(self, *exc: Any) -> None:
-            await self._inner.__aexit__(*exc)
-
-        async def begin_transaction(self) -> Any:
-            await asyncio.sleep(0.01)
-            return await self._inner.begin_transaction()
-
-        async def run(self, query: str, params: dict[str, Any]) -> Any:
-            return await self._inner.run(query, params)
-
     neo4j = FakeNeo4j()
-    neo4j.session = lambda **kw: Planning(FakeNeo4j.session(neo4j, **kw))  # type: ignore[method-assign]
+
+    def hold_after_the_first_plan() -> None:
+        if len(neo4j.runs) == 1:
+            neo4j.gate = asyncio.Event()  # every later planning transaction waits
+
+    neo4j._on_statement = hold_after_the_first_plan
     writer = GraphWriter(neo4j, "neo4j", DeadLetters(tmp_path / "dead.jsonl"))  # type: ignore[arg-type]
     warm_up = asyncio.create_task(writer.warm_up())
     await asyncio.sleep(0)  # the warm-up has begun
-    await writer.write([_file("a.sql", edges=True)], urgent=True)
-    assert warm_up.done()
-    planned = len(q.WRITE_QUERIES)
-    assert [run[0] for run in neo4j.runs[:planned]] == [
-        "CYPHER replan=skip " + query for query in q.WRITE_QUERIES.values()
-    ]
-    assert neo4j.runs[-1][0] == "CYPHER replan=skip " + q.REPLACE_FILES
+    edit = asyncio.create_task(writer.write([_file("a.sql", edges=True)], urgent=True))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert edit.done() and not warm_up.done()  # the backfill's queries wait to be planned
+    await edit
+    assert neo4j.runs[0][0] == "CYPHER replan=skip " + q.REPLACE_FILES
+    assert neo4j.runs[-1][0] == "CYPHER replan=skip " + q.REPLACE_FILES  # the edit
+    assert neo4j.kinds[-1] == "auto"
+    assert neo4j.gate is not None
+    neo4j.gate.set()
+    await warm_up
+    assert neo4j.rollbacks == len(q.WRITE_QUERIES) and neo4j.commits == 0
 
 
 def _statement(params: dict[str, Any]) -> str:
