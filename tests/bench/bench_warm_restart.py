@@ -195,6 +195,9 @@ def take_turns(n: int, work: Path, root: Path, inst: Any, before: list[Path], ro
             out = subprocess.run(
                 cmd,
                 env=dict(os.environ, PYTHONPATH=str(source)),
+                # A forkserver's `python -c` puts the cwd ahead of PYTHONPATH: workers
+                # would import the checkout the bench was started from.
+                cwd=source,
                 stdout=subprocess.PIPE,
                 text=True,
                 check=True,
