@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sqlite3
 import sys
@@ -186,6 +187,45 @@ async def test_get_many_of_1000_keys_uses_one_statement_per_chunk(path: Path) ->
         assert len(got) == 1000 and got[key(999)] == lineage("999", columns=1)
         assert len(selects) == -(-len(keys) // CHUNK) == 3
         await cache._store.conn.set_trace_callback(None)
+
+
+async def test_decoding_a_slice_sets_off_no_collection_and_the_loop_sees_it_on(
+    path: Path,
+) -> None:
+    """A rebuild decodes every hit: with the cyclic collector on, its passes over the
+    whole heap were most of that time. It is paused for each slice of decodes only:
+    other tasks, which run at the slice's yields, see it on; so does the caller."""
+    from lineaged.cache.parse_cache import DECODE_SLICE
+
+    async with await open_cache(path) as cache:
+        n = 3 * DECODE_SLICE
+        await cache.put_many([(key(i), lineage(str(i), columns=12)) for i in range(n)])
+        collections: list[int] = []
+        seen_by_others: list[bool] = []
+
+        def count(phase: str, info: dict) -> None:
+            if phase == "start":
+                collections.append(info["generation"])
+
+        async def other_task() -> None:
+            for _ in range(n):
+                seen_by_others.append(gc.isenabled())
+                await asyncio.sleep(0)
+
+        gc.collect()
+        gc.callbacks.append(count)
+        try:
+            watcher = asyncio.create_task(other_task())
+            got = await cache.get_many([key(i) for i in range(n)])
+            watcher.cancel()
+        finally:
+            gc.callbacks.remove(count)
+        assert len(got) == n and got[key(7)] == lineage("7", columns=12)
+        # ~40 objects per hit: with the collector on all along, 192 decodes set it off
+        # again and again; paused, only once after each slice (its young objects).
+        assert len(collections) <= n // DECODE_SLICE
+        assert seen_by_others and all(seen_by_others)
+        assert gc.isenabled()
 
 
 # ---- bounds -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from lineaged.cache.catalog_store import CatalogStore
 from lineaged.cache.codec import CodecError, decode, encode
 from lineaged.cache.stat_cache import StatCache
 from lineaged.cache.store import CacheStore
+from lineaged.gcpause import gc_paused
 from lineaged.model import FileLineage
 
 log = structlog.get_logger(__name__)
@@ -222,20 +223,39 @@ class ParseCache:
         conn = self._store.conn
         for chunk in _chunks(keys):
             rows = await conn.execute_fetchall(_select_sql(len(chunk)), chunk)
-            for n, (key, value, stored_last_used) in enumerate(rows, 1):
-                if n % DECODE_SLICE == 0:
+            for start in range(0, len(rows), DECODE_SLICE):
+                if start:
                     await asyncio.sleep(0)
-                # A bump not yet written still counts as use.
-                last_used = max(stored_last_used, self._touches.get(key, stored_last_used))
-                if last_used < cutoff:
-                    continue
-                try:
-                    found[key] = decode(value)
-                except CodecError as exc:
-                    log.debug("cache_value_undecodable", key=key, error=str(exc))
-                    continue  # a miss; the next put for this key overwrites it
-                if last_used < stale:
-                    self._touches[key] = now
+                # Decoding allocates ~30 objects per hit, which set off the cyclic
+                # collector again and again over the daemon's whole heap: in a rebuild
+                # that was most of the decode time (gcpause.py). The results are
+                # acyclic, so the collector has nothing to find in them; paused per
+                # slice only, never across the yield.
+                with gc_paused():
+                    for key, value, stored_last_used in rows[start : start + DECODE_SLICE]:
+                        self._decode_into(found, key, value, stored_last_used, cutoff, stale, now)
+
+    def _decode_into(
+        self,
+        found: dict[str, FileLineage],
+        key: str,
+        value: bytes,
+        stored_last_used: float,
+        cutoff: float,
+        stale: float,
+        now: float,
+    ) -> None:
+        # A bump not yet written still counts as use.
+        last_used = max(stored_last_used, self._touches.get(key, stored_last_used))
+        if last_used < cutoff:
+            return
+        try:
+            found[key] = decode(value)
+        except CodecError as exc:
+            log.debug("cache_value_undecodable", key=key, error=str(exc))
+            return  # a miss; the next put for this key overwrites it
+        if last_used < stale:
+            self._touches[key] = now
 
     def _count(self, *, hits: int, misses: int) -> None:
         self._hits += hits

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lineaged.gcpause import gc_paused
 from lineaged.graph.schema import GRAPH_MODEL
 from lineaged.model import FileUpdate
 from lineaged.qualified import split_column_id
@@ -94,6 +95,13 @@ def update_rows(update: FileUpdate) -> int:
 
 def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = None) -> WriteRows:
     """`failures` maps file id → error for files recorded as failed (no lineage)."""
+    # ~20 dicts per file: with the collector on, its passes over the daemon's whole heap
+    # took about half of this function's time in a rebuild. Rows hold no cycles.
+    with gc_paused():
+        return _build_rows(updates, failures)
+
+
+def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) -> WriteRows:
     rows = WriteRows()
     # A column typically appears in many edges: MERGE each once (with the statements
     # that write it), then edges only MATCH both ends by id.
