@@ -149,24 +149,33 @@ class FakeClock:
         return self.now
 
 
-async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
-    tmp_path: Path,
-) -> None:
+def _timed_writer(
+    tmp_path: Path, *, statement_s: float, rows_per_tx: int
+) -> tuple[FakeNeo4j, GraphWriter, FakeClock]:
+    """One backfill slot, 0.1 s transactions; each statement takes `statement_s` on the
+    writer's fake clock."""
     clock = FakeClock()
 
-    def statement_takes_5_ms() -> None:
-        clock.now += 0.005
+    def statement() -> None:
+        clock.now += statement_s
 
-    neo4j = FakeNeo4j(statement_takes_5_ms)
+    neo4j = FakeNeo4j(statement)
     writer = GraphWriter(
         neo4j,  # type: ignore[arg-type]
         "neo4j",
         DeadLetters(tmp_path / "dead.jsonl"),
         max_concurrency=1,
-        rows_per_tx=100_000,
+        rows_per_tx=rows_per_tx,
         backfill_tx_s=0.1,
         clock=clock,
     )
+    return neo4j, writer, clock
+
+
+async def test_backfill_sizing_times_the_transaction_not_its_wait_for_a_slot(
+    tmp_path: Path,
+) -> None:
+    neo4j, writer, clock = _timed_writer(tmp_path, statement_s=0.005, rows_per_tx=100_000)
     lineage = FileLineage(
         "postgres",
         "t1",
@@ -211,21 +220,8 @@ async def test_a_backfill_transaction_is_sized_when_it_begins_not_when_its_batch
 ) -> None:
     """A batch that arrived while nobody edited is not cut into rows_per_tx chunks up
     front: once a live edit has come, its next transactions are sized by time."""
-    clock = FakeClock()
-
-    def statement_takes_1_s() -> None:
-        clock.now += 1.0  # 200 rows in 3 s: the time budget allows min_rows
-
-    neo4j = FakeNeo4j(statement_takes_1_s)
-    writer = GraphWriter(
-        neo4j,  # type: ignore[arg-type]
-        "neo4j",
-        DeadLetters(tmp_path / "dead.jsonl"),
-        max_concurrency=1,
-        rows_per_tx=500,
-        backfill_tx_s=0.1,
-        clock=clock,
-    )
+    # 470 rows in 3 s: 0.1 s of that rate is below min_rows (200), which it then gets.
+    neo4j, writer, _ = _timed_writer(tmp_path, statement_s=1.0, rows_per_tx=500)
     updates = [_file(i) for i in range(12)]
     per_file = update_rows(updates[0])
     assert 5 * per_file <= 500 < 6 * per_file and 2 * per_file <= 200 < 3 * per_file
