@@ -25,6 +25,15 @@ def _swept(daemon: Daemon) -> bool:
     return sweeps == 1
 
 
+async def _ingested(neo4j_server: Any, tmp_path: Path, files: int) -> tuple[Path, Any]:
+    """A tree of `files` files, cold-ingested by a scan that stopped cleanly."""
+    root = tmp_path / "sql"
+    make_tree(root, files)
+    settings = settings_for(root, neo4j_server, tmp_path)
+    await scan(settings)
+    return root, settings
+
+
 async def test_a_clean_stop_lets_the_next_start_skip_the_sweep(
     graph: Any, neo4j_server: Any, tmp_path: Path
 ) -> None:
@@ -57,10 +66,7 @@ async def test_a_clean_stop_lets_the_next_start_skip_the_sweep(
 async def test_an_orphan_made_by_hand_while_down_is_swept(
     graph: Any, neo4j_server: Any, tmp_path: Path
 ) -> None:
-    root = tmp_path / "sql"
-    make_tree(root, 10)
-    settings = settings_for(root, neo4j_server, tmp_path)
-    await scan(settings)
+    _, settings = await _ingested(neo4j_server, tmp_path, 10)
     assert note_path(settings.state.dir).exists()
     # Nothing added: a column's edges deleted by hand leave it (and nothing else) orphaned.
     await query(
@@ -81,10 +87,7 @@ async def test_another_writer_while_the_daemon_runs_makes_the_next_start_sweep(
     """A note saved at that stop would hold the graph WITH the other writer's orphan,
     and the next start would skip the sweep: the stop must see that the counts moved
     by more than this daemon's own writes, and save none."""
-    root = tmp_path / "sql"
-    make_tree(root, 10)
-    settings = settings_for(root, neo4j_server, tmp_path)
-    await scan(settings)
+    _, settings = await _ingested(neo4j_server, tmp_path, 10)
     note = note_path(settings.state.dir)
 
     daemon = Daemon(settings)
@@ -109,10 +112,7 @@ async def test_live_edits_are_counted_as_the_daemons_own_writes(
 ) -> None:
     """Live edits go as one auto-commit statement each (a different path from the
     backfill's explicit transactions): their counts too must balance at the stop."""
-    root = tmp_path / "sql"
-    make_tree(root, 5)
-    settings = settings_for(root, neo4j_server, tmp_path)
-    await scan(settings)
+    root, settings = await _ingested(neo4j_server, tmp_path, 5)
 
     daemon = Daemon(settings)
     task = asyncio.create_task(daemon.run())
@@ -141,10 +141,7 @@ async def test_live_edits_are_counted_as_the_daemons_own_writes(
 async def test_every_start_sweeps_when_configured_so(
     graph: Any, neo4j_server: Any, tmp_path: Path
 ) -> None:
-    root = tmp_path / "sql"
-    make_tree(root, 5)
-    settings = settings_for(root, neo4j_server, tmp_path)
-    await scan(settings)
+    _, settings = await _ingested(neo4j_server, tmp_path, 5)
     assert note_path(settings.state.dir).exists()
     every = replace(settings, writer=replace(settings.writer, orphan_sweep="every_start"))
     assert _swept(await scan(every))
