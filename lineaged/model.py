@@ -227,6 +227,14 @@ class Change(StrEnum):
     DELETED = "deleted"
 
 
+# While someone edits (live work within this many seconds), backfill parses on one
+# worker fewer and writes one transaction at a time: on a small host two parsers, Neo4j
+# and the daemon oversubscribe the cores, and every stage of a live edit (watch, read,
+# its transaction) then waits for CPU. Short, so that the backfill is back at full
+# speed soon after the last save.
+EDITING_WINDOW_S = 5.0
+
+
 class Priority(IntEnum):
     """Lower value is served first."""
 

@@ -34,7 +34,7 @@ import structlog
 
 from lineaged import stages
 from lineaged.lifeline import die_with
-from lineaged.model import Priority
+from lineaged.model import EDITING_WINDOW_S, Priority
 from lineaged.stages import StageClock
 
 log = structlog.get_logger(__name__)
@@ -94,8 +94,10 @@ class PriorityPool:
         preload: tuple[str, ...] = (),
         nice: int = 0,
         on_task_done: Callable[[float], None] | None = None,
+        editing_window_s: float = EDITING_WINDOW_S,
     ) -> None:
         self._fn = fn
+        self.editing_window_s = editing_window_s
         self.workers = workers or usable_cores()
         self.configure(
             task_timeout_s=task_timeout_s,
@@ -118,6 +120,7 @@ class PriorityPool:
         self._taken_all = 0
         self._taken_low = 0
         self._reserved = 0
+        self._live_at = float("-inf")  # monotonic time a live task was last submitted
         # One start stamp (time.monotonic() in the worker; 0 = not started) per task
         # in flight: CLOCK_MONOTONIC is system-wide, so the two sides compare.
         self._stamps = self._ctx.RawArray("d", self.max_in_flight)
@@ -198,6 +201,8 @@ class PriorityPool:
         if self._closing:
             raise PoolClosed("pool is shutting down")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if priority < Priority.LOW:
+            self._live_at = time.monotonic()
         self._push(_Task(int(priority), next(self._seq), args, future, clock=stages.current()))
         self.stats.submitted += 1
         return await future
@@ -330,7 +335,13 @@ class PriorityPool:
             taken=self._taken_all,
             taken_low=self._taken_low,
             reserved=self._reserved > 0,
+            editing=self.editing,
         )
+
+    @property
+    def editing(self) -> bool:
+        """A live task was submitted within `editing_window_s`."""
+        return time.monotonic() - self._live_at < self.editing_window_s
 
     def _taken(self, task: _Task, n: int) -> None:
         """Count a task handed to (+1) or back from (-1) the executors."""
@@ -508,7 +519,14 @@ class PriorityPool:
 
 
 def may_dispatch(
-    priority: int, *, workers: int, max_in_flight: int, taken: int, taken_low: int, reserved: bool
+    priority: int,
+    *,
+    workers: int,
+    max_in_flight: int,
+    taken: int,
+    taken_low: int,
+    reserved: bool,
+    editing: bool = False,
 ) -> bool:
     """May a task of `priority` be handed to the executor now?
 
@@ -518,14 +536,21 @@ def may_dispatch(
     live task is handed over at once and waits for at most the backfill tasks handed
     over before it. While a live batch is on its way to the pool (`reserved`), backfill
     gets no more than `workers - 1` places, so by the time the live task arrives its
-    worker has finished what it held and is idle."""
+    worker has finished what it held and is idle. While someone edits (`editing`, live
+    tasks within EDITING_WINDOW_S), backfill keeps to `workers - 1` places (at least
+    one), leaving a core to the edits, Neo4j and the daemon."""
     if taken >= max_in_flight:
         return False
     if priority < Priority.LOW:
         return True
     # (Never fewer than one per worker: a pool with max_in_flight == workers has no
     # place to spare.)
-    limit = workers - 1 if reserved else max(workers, max_in_flight - 1)
+    if reserved:
+        limit = workers - 1
+    elif editing:
+        limit = max(1, workers - 1)
+    else:
+        limit = max(workers, max_in_flight - 1)
     return taken_low < limit
 
 

@@ -82,6 +82,36 @@ async def test_backfill_yields_to_live_work_for_at_most_max_yield_s() -> None:
     assert slots.in_use == 2
 
 
+async def test_one_backfill_transaction_at_a_time_while_someone_edits() -> None:
+    """After live work, backfill writes take one regular slot, not both, for the
+    editing window; before any live work, and with no window, they take both."""
+    quiet = TxSlots(regular=2, reserved=1, max_yield_s=0.0, editing_window_s=3600.0)
+    await quiet.acquire(False)
+    await asyncio.wait_for(quiet.acquire(False), timeout=30)
+    assert quiet.in_use == 2
+
+    slots = TxSlots(regular=2, reserved=1, max_yield_s=0.0, editing_window_s=3600.0)
+    await slots.acquire(True)  # an edit's write, now done
+    slots.release(True)
+    await slots.acquire(False)
+    second = asyncio.create_task(slots.acquire(False))
+    await _settle()
+    assert not second.done() and slots.in_use == 1
+    # A live write still gets the free regular slot meanwhile.
+    await asyncio.wait_for(slots.acquire(True), timeout=30)
+    slots.release(True)
+    slots.release(False)
+    await asyncio.wait_for(second, timeout=30)
+    assert slots.in_use == 1
+
+    no_window = TxSlots(regular=2, reserved=1, max_yield_s=0.0, editing_window_s=0.0)
+    await no_window.acquire(True)
+    no_window.release(True)
+    await no_window.acquire(False)
+    await asyncio.wait_for(no_window.acquire(False), timeout=30)
+    assert no_window.in_use == 2
+
+
 async def test_a_live_write_goes_before_a_backfill_write_that_stopped_yielding() -> None:
     slots = TxSlots(regular=1, reserved=0, max_yield_s=0.0)
     await slots.acquire(False)

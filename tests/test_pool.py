@@ -131,6 +131,62 @@ async def test_a_reserved_worker_is_kept_free_of_backfill() -> None:
     assert peak_after >= 2  # both workers (and a task queued for them) again
 
 
+@pytest.mark.parametrize(
+    ("workers", "taken_low", "expected"),
+    [
+        # While someone edits, backfill keeps to workers - 1 places ...
+        (2, 0, True),
+        (2, 1, False),
+        (3, 1, True),
+        (3, 2, False),
+        # ... but never fewer than one: a one-worker pool still backfills.
+        (1, 0, True),
+        (1, 1, False),
+    ],
+)
+def test_dispatch_rule_while_editing(workers: int, taken_low: int, expected: bool) -> None:
+    got = may_dispatch(
+        Priority.LOW,
+        workers=workers,
+        max_in_flight=2 * workers,
+        taken=taken_low,
+        taken_low=taken_low,
+        reserved=False,
+        editing=True,
+    )
+    assert got is expected
+
+
+async def _backfill_peak(pool: PriorityPool) -> int:
+    """Submit a live task, then a backlog; the most backfill tasks ever in flight."""
+    await pool.submit(Priority.HIGH, "echo", 1)
+    lows = [asyncio.create_task(pool.submit(Priority.LOW, "sleep", i, 0.02)) for i in range(30)]
+    peak = 0
+    while not all(t.done() for t in lows):
+        await asyncio.sleep(0.002)
+        peak = max(peak, pool.backfill_in_flight)
+    await asyncio.gather(*lows)
+    return peak
+
+
+async def test_backfill_leaves_a_worker_free_while_someone_edits() -> None:
+    """After a live task, a two-worker pool runs one backfill task at a time for the
+    editing window (an hour here, so a slow host cannot outlast it); with no window,
+    both workers and a queued task take backfill again."""
+    pool = await make_pool(workers=2, editing_window_s=3600.0)
+    try:
+        assert pool.editing is False
+        assert await _backfill_peak(pool) == 1
+        assert pool.editing is True
+    finally:
+        await pool.close()
+    pool = await make_pool(workers=2, editing_window_s=0.0)
+    try:
+        assert await _backfill_peak(pool) >= 2
+    finally:
+        await pool.close()
+
+
 async def test_tasks_queued_inside_a_killed_executor_run_again() -> None:
     """A timeout kills the culprit's executor; tasks still waiting inside it (never
     started) are bystanders and run again. On the old code shutdown(cancel_futures=True)

@@ -29,6 +29,8 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
+from lineaged.model import EDITING_WINDOW_S
+
 # After live work, backfill keeps its small, time-sized transactions this long (an
 # editing session); with no edits around it writes rows_per_tx rows per transaction,
 # which ingests fastest (fewer commits).
@@ -36,8 +38,15 @@ LIVE_WINDOW_S = 30.0
 
 
 class TxSlots:
-    def __init__(self, regular: int, reserved: int = 1, max_yield_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        regular: int,
+        reserved: int = 1,
+        max_yield_s: float = 0.1,
+        editing_window_s: float = EDITING_WINDOW_S,
+    ) -> None:
         self.regular = regular
+        self.editing_window_s = editing_window_s
         self.reserved = reserved
         self.max_yield_s = max_yield_s
         self.in_use = 0
@@ -55,10 +64,14 @@ class TxSlots:
 
     def may_start(self, urgent: bool) -> bool:
         """May a write of this kind take a slot now? (Backfill: one of the regular
-        ones, and not before a waiting live write.)"""
+        ones -- only one while someone edits -- and not before a waiting live write.)"""
         if urgent:
             return self.in_use < self.regular + self.reserved
-        return self.in_use < self.regular and not self._waiting[True]
+        if self._waiting[True] or self.in_use >= self.regular:
+            return False
+        # One backfill transaction at a time while someone edits (model.EDITING_WINDOW_S).
+        editing = self.live_recently(self.editing_window_s)
+        return not editing or self.in_use == self.urgent_in_use
 
     @property
     def live_busy(self) -> bool:
