@@ -395,7 +395,11 @@ class Daemon:
             pool=None
             if pool is None
             else PoolSnapshot(
-                _copy(pool.stats), pool.queue_depth(), pool.in_flight, tuple(pool.worker_pids())
+                _copy(pool.stats),
+                pool.queue_depth(),
+                pool.in_flight,
+                tuple(pool.worker_pids()),
+                pool.editing,
             ),
             pipeline=None if self.pipeline is None else _copy(self.pipeline.stats),
             writer=None if writer is None else self._writer_snapshot(writer),

@@ -25,6 +25,7 @@ WATCH_TROUBLES = "lineaged_watch_troubles"
 
 QUEUE_DEPTH = "lineaged_queue_depth"
 PARSE_IN_FLIGHT = "lineaged_parse_in_flight"
+BACKFILL_THROTTLED = "lineaged_backfill_throttled"
 PARSE_SECONDS = "lineaged_parse_seconds"
 PARSE_SUBMITTED = "lineaged_parse_submitted"
 PARSE_TIMEOUTS = "lineaged_parse_timeouts"

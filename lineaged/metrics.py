@@ -125,6 +125,11 @@ class DaemonCollector:
             depth.add_metric([priority], count)
         yield depth
         yield _gauge(n.PARSE_IN_FLIGHT, "Parse tasks handed to workers", pool.in_flight)
+        yield _gauge(
+            n.BACKFILL_THROTTLED,
+            "1 while live edits hold the backfill to one worker fewer",
+            int(pool.editing),
+        )
         st = pool.stats
         yield SummaryMetricFamily(
             n.PARSE_SECONDS,

@@ -63,6 +63,8 @@ class PoolSnapshot:
     queue_depth: dict[str, int]  # parse tasks queued, per priority name
     in_flight: int  # parse tasks handed to workers
     worker_pids: tuple[int, ...]
+    # Someone edits: the backfill keeps a worker free (PriorityPool.editing).
+    editing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

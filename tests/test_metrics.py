@@ -63,6 +63,7 @@ def fake_snapshot(health: Health | None = None) -> DaemonSnapshot:
             {"critical": 0, "high": 3, "low": 7},
             2,
             (),
+            editing=True,
         ),
         pipeline=PipelineStats(files_seen=10, unchanged=4, parsed=3, cache_hits=1, errors=2),
         writer=WriterSnapshot(WriterStats(rows=1234, retries=5, dead_letters=1), 0.0, None),
@@ -90,6 +91,7 @@ def test_collector_reads_the_snapshot_at_scrape_time() -> None:
     assert got[("lineaged_dedupe_ratio", (("source", "live"),))] == 1.5
     assert got[("lineaged_pending_files", (("source", "live"),))] == 2
     assert got[("lineaged_queue_depth", (("priority", "low"),))] == 7
+    assert got[("lineaged_backfill_throttled", ())] == 1
     assert got[("lineaged_parse_seconds_count", ())] == 4
     assert got[("lineaged_parse_seconds_sum", ())] == 2.0
     assert got[("lineaged_files_total", (("outcome", "unchanged"),))] == 4
