@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from lineaged.graph.rows import build_rows
+from lineaged.graph.rows import WriteRows, build_rows
 from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, IndirectEdge
 from lineaged.model import StatementLineage as Stmt
 
@@ -30,15 +30,25 @@ FILTERED = Stmt(
 )
 
 
+def _column(rows: WriteRows, pos: int) -> str:
+    return rows.columns[pos]["id"]
+
+
+def _statement(rows: WriteRows, pos: int) -> str:
+    return rows.statements[pos]["id"]
+
+
 def test_statement_wide_edges_are_written_once_not_per_column() -> None:
     rows = build_rows([_update(FILTERED)])
-    assert [(e["target"], e["source"]) for e in rows.column_edges] == [("dw.t.a", "raw.s.a")]
-    assert [(e["source"], e["transform"]) for e in rows.influences] == [
+    assert [(_column(rows, e["t"]), _column(rows, e["s"])) for e in rows.column_edges] == [
+        ("dw.t.a", "raw.s.a")
+    ]
+    assert [(_column(rows, e["s"]), e["transform"]) for e in rows.influences] == [
         ("raw.s.a", "INDIRECT/SORT"),
         ("raw.s.k", "INDIRECT/FILTER"),
         ("raw.s.z", "INDIRECT/FILTER"),
     ]
-    written = {c["id"]: c["written_by"] for c in rows.columns}
+    written = {c["id"]: [_statement(rows, s) for s in c["w"]] for c in rows.columns}
     assert written == {
         "dw.t.a": ["r:a.sql#0"],
         "dw.t.flag": ["r:a.sql#0"],  # a literal column: no own edge, still influenced
@@ -47,7 +57,9 @@ def test_statement_wide_edges_are_written_once_not_per_column() -> None:
         "raw.s.z": [],
     }
     assert [c["id"] for c in rows.columns] == sorted(written)  # one lock order
+    assert rows.tables == ["dw.t", "raw.s"]  # one lock order
     assert [e["rel"] for e in rows.table_edges] == ["WRITES", "READS"]  # by table name
+    assert [rows.tables[c["t"]] for c in rows.columns] == [c["table"] for c in rows.columns]
 
 
 def test_expanded_columns_is_the_per_column_view() -> None:
@@ -81,7 +93,7 @@ def test_a_statement_reaches_each_table_once_per_relationship() -> None:
         (Stmt(0, 1, "INSERT", ("mart.t", "mart.t"), ("raw.a", "raw.a", "mart.t")),),
     )
     rows = build_rows([FileUpdate(FileRef("r", "a.sql"), "sha", "postgres", lineage)])
-    assert sorted((e["table"], e["rel"]) for e in rows.table_edges) == [
+    assert sorted((rows.tables[e["t"]], e["rel"]) for e in rows.table_edges) == [
         ("mart.t", "READS"),
         ("mart.t", "WRITES"),
         ("raw.a", "READS"),
@@ -129,3 +141,74 @@ def test_building_rows_sets_off_no_collection_and_leaves_the_collector_on() -> N
     assert len(rows.statements) == 1000
     assert len(collections) <= 1  # once, on the young objects, after the pause
     assert gc.isenabled()
+
+
+def test_every_row_names_its_nodes_by_their_position_in_the_node_lists() -> None:
+    """WRITE_NEW joins edges to the nodes it collected, by position: a position off by
+    one would hang an edge on another file's statement or another column, silently.
+    Several files (one removed, one recorded as failed, in between) and a shared
+    source table: every position must lead back to what the lineage names."""
+    other = Stmt(
+        0,
+        3,
+        "insert",
+        ("dw.u",),
+        ("raw.s", "dw.t"),
+        (ColumnEdge("dw.u.b", ("raw.s.a", "dw.t.a"), "DIRECT/TRANSFORMATION"),),
+        target_columns=("dw.u.b",),
+        indirect=(IndirectEdge(("raw.s.k",), "INDIRECT/JOIN"),),
+    )
+    second = Stmt(1, 9, "insert", ("dw.t",), ("raw.s",), target_columns=("dw.t.a",))
+    updates = [
+        FileUpdate(FileRef("r", "gone.sql"), None, "postgres", None),
+        _update(FILTERED),
+        FileUpdate(
+            FileRef("r", "bad.sql"), "x", "postgres", FileLineage("postgres", "v", (other,))
+        ),
+        FileUpdate(
+            FileRef("r", "b.sql"), "y", "postgres", FileLineage("postgres", "v", (other, second))
+        ),
+    ]
+    rows = build_rows(updates, failures={"r:bad.sql": "refused"})
+    assert [f["id"] for f in rows.files] == ["r:a.sql", "r:bad.sql", "r:b.sql"]
+    assert [(s["id"], rows.files[s["f"]]["id"]) for s in rows.statements] == [
+        ("r:a.sql#0", "r:a.sql"),
+        ("r:b.sql#0", "r:b.sql"),
+        ("r:b.sql#1", "r:b.sql"),
+    ]
+    assert sorted(
+        (_statement(rows, e["s"]), rows.tables[e["t"]], e["rel"]) for e in rows.table_edges
+    ) == [
+        ("r:a.sql#0", "dw.t", "WRITES"),
+        ("r:a.sql#0", "raw.s", "READS"),
+        ("r:b.sql#0", "dw.t", "READS"),
+        ("r:b.sql#0", "dw.u", "WRITES"),
+        ("r:b.sql#0", "raw.s", "READS"),
+        ("r:b.sql#1", "dw.t", "WRITES"),
+        ("r:b.sql#1", "raw.s", "READS"),
+    ]
+    assert [rows.tables[e["t"]] for e in rows.table_edges] == sorted(
+        rows.tables[e["t"]] for e in rows.table_edges
+    )  # edges to shared tables in one lock order
+    assert {c["id"]: [_statement(rows, s) for s in c["w"]] for c in rows.columns} == {
+        "dw.t.a": ["r:a.sql#0", "r:b.sql#1"],
+        "dw.t.flag": ["r:a.sql#0"],
+        "dw.u.b": ["r:b.sql#0"],
+        "raw.s.a": [],
+        "raw.s.k": [],
+        "raw.s.z": [],
+    }
+    assert [
+        (_column(rows, e["t"]), _column(rows, e["s"]), _statement(rows, e["st"]))
+        for e in rows.column_edges
+    ] == [
+        ("dw.t.a", "raw.s.a", "r:a.sql#0"),
+        ("dw.u.b", "dw.t.a", "r:b.sql#0"),
+        ("dw.u.b", "raw.s.a", "r:b.sql#0"),
+    ]
+    assert [(_column(rows, e["s"]), _statement(rows, e["st"])) for e in rows.influences] == [
+        ("raw.s.a", "r:a.sql#0"),
+        ("raw.s.k", "r:a.sql#0"),
+        ("raw.s.k", "r:b.sql#0"),
+        ("raw.s.z", "r:a.sql#0"),
+    ]

@@ -77,4 +77,4 @@ def test_bare_select_columns_are_not_written_as_graph_columns() -> None:
     assert lineage.statements[0].columns  # reported in the JSON contract ...
     rows = build_rows([FileUpdate(FileRef("r", "x.sql"), "0" * 64, "postgres", lineage)])
     assert {c["id"] for c in rows.columns} == {"s.u.b", "s.t.b"}  # ... not in the graph
-    assert {e["target"] for e in rows.column_edges} == {"s.u.b"}
+    assert {rows.columns[e["t"]]["id"] for e in rows.column_edges} == {"s.u.b"}

@@ -59,12 +59,21 @@ CALL () {
 RETURN edge_columns + statement_columns AS columns, tables
 """
 
-# Phase 2: write the new lineage. Columns are merged once each; edges only MATCH.
-# The Columns an edge joins are OPTIONAL MATCHes: another transaction (DROP_ORPHANS
-# after removing a column's last reference) may delete a column between this
-# statement's MERGE of it and the edge's MATCH. A plain MATCH would then drop the
-# edge without a word; CREATE to a null node fails the statement instead, and the
-# writer runs it again (errors.ErrorKind.CONFLICT), MERGEing the column anew.
+# Phase 2: write the new lineage. Each File, Statement, Table and Column node is made
+# (MERGEd or CREATEd) once and collected into a list in the order of its rows; every
+# edge then takes its ends from those lists by position (rows.WriteRows). In a rebuild
+# of the bench's 20k files, seeking each edge's ends by id instead (a statement ~15
+# times per file, a column per edge, a table per column) was ~30 % of Neo4j's CPU,
+# every seek a descent of a string-keyed index: this shape cut Neo4j's CPU by ~25 %
+# (tests/bench/bench_rebuild.py). A column edge's `file` and `statement` properties
+# come from its statement's row (`st`), not as two more strings per edge.
+# `ORDER BY i` before each collect: Cypher promises row order only after ORDER BY, and
+# a position must never name another node.
+# A held node that another transaction deletes meanwhile (DROP_ORPHANS, after removing
+# a column's last reference) cannot be joined silently: CREATE of a relationship to a
+# deleted node fails the statement, and the writer runs it again
+# (errors.ErrorKind.CONFLICT), MERGEing the column anew. Tables and columns are MERGEd
+# in sorted order and edges CREATEd in the order of the shared node they lock (rows.py).
 # A statement is always new here, so its READS/WRITES edges are CREATEd (the rows hold
 # each (statement, table, rel) once): a MERGE of a dynamic-type relationship was
 # planned on an empty graph as a scan of ALL relationships per row, and with the
@@ -72,47 +81,61 @@ RETURN edge_columns + statement_columns AS columns, tables
 # cold ingest slowed to a crawl).
 WRITE_NEW: Final = """
 CALL () {
-  UNWIND $p.files AS f
+  UNWIND range(0, size($p.files) - 1) AS i
+  WITH $p.files[i] AS f, i
   MERGE (n:File {id: f.id})
   SET n.root = f.root, n.path = f.path, n.sha256 = f.sha256, n.dialect = f.dialect,
       n.extractor_version = f.extractor_version, n.graph_model = f.graph_model,
       n.error = f.error,
       n.failed_sha256 = f.failed_sha256, n.ingested_at = datetime()
+  WITH n ORDER BY i
+  RETURN collect(n) AS file_nodes
 }
-CALL () {
-  UNWIND $p.statements AS s
-  MATCH (f:File {id: s.file})
-  CREATE (f)-[:CONTAINS]->(:Statement {id: s.id, file: s.file, index: s.index,
+CALL (file_nodes) {
+  UNWIND range(0, size($p.statements) - 1) AS i
+  WITH $p.statements[i] AS s, i
+  WITH file_nodes[s.f] AS f, s, i
+  CREATE (f)-[:CONTAINS]->(n:Statement {id: s.id, file: s.file, index: s.index,
                                        line: s.line, kind: s.kind, error: s.error})
+  WITH n ORDER BY i
+  RETURN collect(n) AS statement_nodes
 }
 CALL () {
+  UNWIND range(0, size($p.tables) - 1) AS i
+  MERGE (n:Table {name: $p.tables[i]})
+  WITH n ORDER BY i
+  RETURN collect(n) AS table_nodes
+}
+CALL (statement_nodes, table_nodes) {
   UNWIND $p.table_edges AS e
-  MATCH (s:Statement {id: e.statement})
-  MERGE (t:Table {name: e.table})
+  WITH statement_nodes[e.s] AS s, table_nodes[e.t] AS t, e
   CREATE (s)-[:$(e.rel)]->(t)
 }
-CALL () {
-  UNWIND $p.columns AS c
-  MERGE (t:Table {name: c.table})
-  MERGE (col:Column {id: c.id})
-    ON CREATE SET col.name = c.name, col.table = c.table
-  MERGE (t)-[:HAS_COLUMN]->(col)
-  WITH col, c
-  UNWIND c.written_by AS sid
-  MATCH (s:Statement {id: sid})
-  CREATE (col)-[:WRITTEN_BY]->(s)
+CALL (statement_nodes, table_nodes) {
+  UNWIND range(0, size($p.columns) - 1) AS i
+  WITH $p.columns[i] AS c, i
+  WITH table_nodes[c.t] AS t, c, i
+  MERGE (n:Column {id: c.id})
+    ON CREATE SET n.name = c.name, n.table = c.table
+  MERGE (t)-[:HAS_COLUMN]->(n)
+  WITH n, c, i
+  CALL (n, c, statement_nodes) {
+    UNWIND c.w AS w
+    WITH statement_nodes[w] AS s, n
+    CREATE (n)-[:WRITTEN_BY]->(s)
+  }
+  WITH n ORDER BY i
+  RETURN collect(n) AS column_nodes
 }
-CALL () {
+CALL (column_nodes) {
   UNWIND $p.column_edges AS e
-  OPTIONAL MATCH (tc:Column {id: e.target})
-  OPTIONAL MATCH (sc:Column {id: e.source})
-  CREATE (tc)-[:DERIVES_FROM {file: e.file, statement: e.statement,
+  WITH column_nodes[e.t] AS tc, column_nodes[e.s] AS sc, $p.statements[e.st] AS s, e
+  CREATE (tc)-[:DERIVES_FROM {file: s.file, statement: s.id,
                               transform: e.transform}]->(sc)
 }
-CALL () {
+CALL (statement_nodes, column_nodes) {
   UNWIND $p.influences AS e
-  MATCH (s:Statement {id: e.statement})
-  OPTIONAL MATCH (sc:Column {id: e.source})
+  WITH statement_nodes[e.st] AS s, column_nodes[e.s] AS sc, e
   CREATE (s)-[:INFLUENCED_BY {transform: e.transform}]->(sc)
 }
 """

@@ -19,14 +19,27 @@ class WriteRows:
     # written without a delete first. A rebuild or cold ingest deletes nothing.
     new_ids: list[str] = field(default_factory=list)
     removed_ids: list[str] = field(default_factory=list)  # files deleted from disk
+    # WRITE_NEW makes each File, Statement, Table and Column node once and collects
+    # them into lists in the order of these lists; every other row names its nodes by
+    # their POSITION in them (`f`, `s`, `t`, `c` below), never by id: a seek by id per
+    # edge end was ~30 % of Neo4j's CPU in a rebuild (queries.py).
     files: list[dict[str, Any]] = field(default_factory=list)
+    # Statements, each with its file's position in `files` (`f`).
     statements: list[dict[str, Any]] = field(default_factory=list)
-    # Statement → Table, READS and WRITES in one list (`rel`), in table order.
+    # Distinct table names, sorted (one global lock order).
+    tables: list[str] = field(default_factory=list)
+    # Statement -> Table, READS and WRITES in one list (`rel`), in table order:
+    # {"s": statement position, "t": table position, "rel"}.
     table_edges: list[dict[str, Any]] = field(default_factory=list)
-    # Distinct columns, each with the statements that write it (`written_by`).
+    # Distinct columns sorted by id, each with its table's position (`t`) and the
+    # positions of the statements that write it (`w`).
     columns: list[dict[str, Any]] = field(default_factory=list)
+    # {"t": target column position, "s": source column position, "st": statement
+    # position (its file and id become the edge's properties), transform}, in
+    # (target, source) order.
     column_edges: list[dict[str, Any]] = field(default_factory=list)
-    # Statement-wide influence: (statement, source column, transform).
+    # Statement-wide influence: {"st": statement position, "s": source column
+    # position, transform}, in source order.
     influences: list[dict[str, Any]] = field(default_factory=list)
     # Orphan candidates known up front (the start-up sweep), besides those the
     # deletion of old lineage reports.
@@ -46,6 +59,7 @@ class WriteRows:
         return {
             "files": self.files,
             "statements": self.statements,
+            "tables": self.tables,
             "table_edges": self.table_edges,
             "columns": self.columns,
             "column_edges": self.column_edges,
@@ -54,7 +68,8 @@ class WriteRows:
 
     @property
     def row_count(self) -> int:
-        """UNWIND rows sent (a column's `written_by` list rides on its one row)."""
+        """UNWIND rows sent (a column's `w` list rides on its one row; a table name is
+        counted with the rows that name it)."""
         return (
             len(self.delete_ids)
             + len(self.files)
@@ -75,7 +90,7 @@ class WriteRows:
             + 2 * len(self.statements)
             + len(self.table_edges)
             + 2 * len(self.columns)
-            + sum(len(c["written_by"]) for c in self.columns)
+            + sum(len(c["w"]) for c in self.columns)
             + len(self.column_edges)
             + len(self.influences)
         )
@@ -104,8 +119,12 @@ def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = 
 def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) -> WriteRows:
     rows = WriteRows()
     # A column typically appears in many edges: MERGE each once (with the statements
-    # that write it), then edges only MATCH both ends by id.
-    written_by: dict[str, list[str]] = {}
+    # that write it), then edges name both ends by position. Rows are made with ids
+    # first and turned into positions once every table and column is known.
+    written_by: dict[str, list[int]] = {}
+    table_edges: list[tuple[str, str, int]] = []
+    column_edges: list[tuple[str, str, int, str]] = []
+    influences: list[tuple[str, int, str]] = []
     for u in updates:
         fid = u.ref.id
         lineage = u.lineage
@@ -118,6 +137,7 @@ def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) 
         if lineage is None:
             rows.removed_ids.append(fid)
             continue
+        file_pos = len(rows.files)
         rows.files.append(
             {
                 "id": fid,
@@ -135,10 +155,12 @@ def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) 
             continue
         for st in lineage.statements:
             sid = f"{fid}#{st.index}"
+            pos = len(rows.statements)
             rows.statements.append(
                 {
                     "id": sid,
                     "file": fid,
+                    "f": file_pos,
                     "index": st.index,
                     "line": st.line,
                     "kind": st.kind,
@@ -146,45 +168,50 @@ def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) 
                 }
             )
             # Once per (statement, table, rel): the writer CREATEs these edges.
-            rows.table_edges.extend(
-                {"statement": sid, "table": t, "rel": "READS"} for t in dict.fromkeys(st.sources)
-            )
-            rows.table_edges.extend(
-                {"statement": sid, "table": t, "rel": "WRITES"} for t in dict.fromkeys(st.targets)
-            )
+            table_edges.extend((t, "READS", pos) for t in dict.fromkeys(st.sources))
+            table_edges.extend((t, "WRITES", pos) for t in dict.fromkeys(st.targets))
             if not st.targets:
                 # A bare SELECT's columns name outputs, not table columns: the graph
                 # has no Column to hang them on (the JSON contract still reports them).
                 continue
             for column in st.target_columns:
-                written_by.setdefault(column, []).append(sid)
+                written_by.setdefault(column, []).append(pos)
             for edge in st.columns:
                 written_by.setdefault(edge.target, [])
                 for source in edge.sources:
                     written_by.setdefault(source, [])
-                    rows.column_edges.append(
-                        {
-                            "file": fid,
-                            "statement": sid,
-                            "transform": edge.transform,
-                            "target": edge.target,
-                            "source": source,
-                        }
-                    )
+                    column_edges.append((edge.target, source, pos, edge.transform))
             for ind in st.indirect:
                 for source in ind.sources:
                     written_by.setdefault(source, [])
-                    rows.influences.append(
-                        {"statement": sid, "source": source, "transform": ind.transform}
-                    )
+                    influences.append((source, pos, ind.transform))
     # Taking locks on shared Table/Column nodes in one global order keeps concurrent
-    # transactions from deadlocking each other on them.
-    rows.table_edges.sort(key=lambda r: (r["table"], r["rel"], r["statement"]))
-    for column_id in sorted(written_by):
-        table, name = split_column_id(column_id)
-        rows.columns.append(
-            {"id": column_id, "table": table, "name": name, "written_by": written_by[column_id]}
-        )
-    rows.column_edges.sort(key=lambda r: (r["target"], r["source"]))
-    rows.influences.sort(key=lambda r: (r["source"], r["statement"], r["transform"]))
+    # transactions from deadlocking each other on them: tables and columns are sorted,
+    # and so are the edges by the shared node they lock.
+    column_ids = sorted(written_by)
+    split = [split_column_id(column_id) for column_id in column_ids]
+    rows.tables = sorted({t for t, _, _ in table_edges}.union(t for t, _ in split))
+    table_pos = {t: i for i, t in enumerate(rows.tables)}
+    column_pos = {c: i for i, c in enumerate(column_ids)}
+    rows.table_edges = [
+        {"s": s, "t": t, "rel": rel}
+        for t, rel, s in sorted((table_pos[t], rel, s) for t, rel, s in table_edges)
+    ]
+    rows.columns = [
+        {
+            "id": column_id,
+            "table": table,
+            "name": name,
+            "t": table_pos[table],
+            "w": written_by[column_id],
+        }
+        for column_id, (table, name) in zip(column_ids, split, strict=True)
+    ]
+    column_edges.sort(key=lambda e: (e[0], e[1]))
+    rows.column_edges = [
+        {"t": column_pos[t], "s": column_pos[s], "st": st, "transform": x}
+        for t, s, st, x in column_edges
+    ]
+    influences.sort()
+    rows.influences = [{"st": st, "s": column_pos[s], "transform": x} for s, st, x in influences]
     return rows
