@@ -58,7 +58,15 @@ from lineaged.orphan_policy import OrphanSweepPolicy
 from lineaged.paths import RootMatcher
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.pool import PoolClosed, PriorityPool
-from lineaged.reconcile import RescanScheduler, StatKey, Vouch, plan_root, vouched
+from lineaged.reconcile import (
+    RescanScheduler,
+    StatKey,
+    TrustedRow,
+    Vouch,
+    plan_root,
+    settled,
+    vouched,
+)
 from lineaged.reload import keep_restart_only, plan_reload
 from lineaged.sdnotify import Notifier
 from lineaged.snapshot import (
@@ -831,20 +839,41 @@ class Daemon:
 
     async def _reconcile(self, matcher: RootMatcher) -> None:
         assert self.writer is not None
-        vouch = self._vouch(matcher) if self.cache is not None else None
+        root = matcher.root.name
+        trusted: list[TrustedRow] | None = None
+
+        async def trusted_rows() -> list[TrustedRow]:
+            # One read of the stat cache's rows per reconcile, by whichever needs it.
+            nonlocal trusted
+            if trusted is None:
+                assert self.cache is not None
+                trusted = await self.cache.stat_cache.trusted(root)
+            return trusted
+
+        vouch = self._vouch(matcher, trusted_rows) if self.cache is not None else None
         plan = await plan_root(matcher, self.writer.root_files, vouch)
-        # Definitions before their readers, so a cold start extracts most files once.
-        for ev in await anyio.to_thread.run_sync(order_events, plan.events):
+        known: set[str] = set()
+        if self.cache is not None and len(plan.stale_stats) > 1:
+            schema = self.schema
+            recorded = settled(
+                plan.stale_stats,
+                await trusted_rows(),
+                lambda rel, sha256: schema.is_current(f"{root}:{rel}", sha256),
+            )
+            known = {f"{root}:{rel}" for rel in recorded}
+        # Definitions before their readers, so a cold start extracts most files once
+        # (files whose content the catalog has taken in already need no ordering).
+        for ev in await anyio.to_thread.run_sync(order_events, plan.events, known):
             self.backfill.add(ev)
 
-    def _vouch(self, matcher: RootMatcher) -> Vouch:
+    def _vouch(
+        self, matcher: RootMatcher, trusted_rows: Callable[[], Awaitable[list[TrustedRow]]]
+    ) -> Vouch:
         """A file whose stat the stat cache recognises, and whose hash the graph already
         holds (for this extractor version and render context, and computed with the
         schema catalog's current columns), needs neither reading nor parsing."""
         from lineaged.extract import EXTRACTOR_VERSION
 
-        assert self.cache is not None
-        stat_cache = self.cache.stat_cache
         root = matcher.root.name
         schema = self.schema
 
@@ -862,8 +891,7 @@ class Daemon:
             return schema.is_current(f"{root}:{rel}", sha256)
 
         async def vouch(known: dict[str, GraphFile]) -> dict[str, StatKey]:
-            trusted = await stat_cache.trusted(root)
-            return vouched(known, trusted, version, schema_current)
+            return vouched(known, await trusted_rows(), version, schema_current)
 
         return vouch
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 import structlog
@@ -47,6 +47,8 @@ class ReconcilePlan:
     in_graph: int
     events: list[FileEvent]
     current: int = 0  # skipped without reading: stat unchanged and hash matches the graph
+    # The walk's stat of each file offered as CHANGED (see `settled`).
+    stale_stats: dict[str, StatKey] = field(default_factory=dict)
 
     @property
     def deleted(self) -> int:
@@ -91,6 +93,25 @@ def vouched(
     return out
 
 
+def settled(
+    stale_stats: dict[str, StatKey],
+    trusted: Iterable[TrustedRow],
+    recorded: Callable[[str, str], bool],
+) -> set[str]:
+    """The stale paths whose content the schema catalog has already taken in: the stat
+    cache recorded the walk's stat with hash H, and `recorded(path, H)` (the catalog's
+    record of the file is current for H). The graph may lack them (a rebuild after the
+    graph was lost: every file is stale), but what they define is known already, so
+    the definitions-first ordering need not read them (stage.order_events)."""
+    out: set[str] = set()
+    get = stale_stats.get
+    for path, size, mtime_ns, inode, sha256 in trusted:
+        key = get(path)
+        if key is not None and key == (size, mtime_ns, inode) and recorded(path, sha256):
+            out.add(path)
+    return out
+
+
 def walk(matcher: RootMatcher) -> list[tuple[str, StatKey]]:
     """Every matching path of the root with its stat key (blocking: run in a thread)."""
     return [(rel, stat_key(st)) for rel, st in matcher.walk()]
@@ -125,10 +146,14 @@ async def plan_root(
             known = await graph_files(name)
             current = await vouch(known) if vouch is not None and known else {}
         on_disk, stale = compare(walked, current)
+        stale_set = set(stale)
+        stale_stats = {rel: key for rel, key in walked if rel in stale_set} if stale else {}
     stale.sort()
     events = [_event(matcher, rel, Change.CHANGED) for rel in stale]
     events.extend(_event(matcher, rel, Change.DELETED) for rel in sorted(known.keys() - on_disk))
-    plan = ReconcilePlan(name, len(on_disk), len(known), events, len(on_disk) - len(stale))
+    plan = ReconcilePlan(
+        name, len(on_disk), len(known), events, len(on_disk) - len(stale), stale_stats
+    )
     log.info(
         "reconcile_planned",
         root=name,

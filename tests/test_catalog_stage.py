@@ -8,6 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lineaged.cache import ParseCache, cache_key
 from lineaged.catalog.stage import SchemaStage, order_events
 from lineaged.config import RootSettings
@@ -248,6 +250,39 @@ def test_reconcile_events_come_definitions_first(tmp_path: Path) -> None:
     assert ordered[0] == "gone.sql"
     assert ordered.index("raw.sql") < ordered.index("stg.sql") < ordered.index("mart.sql")
     assert ordered.index("mart.sql") < ordered.index("report.sql")
+
+
+def test_settled_files_come_first_unread_and_the_rest_definitions_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose content the catalog has taken in already (reconcile.settled) cannot
+    gain from the order: it is not read, and comes right after the deletions."""
+    h = Harness(tmp_path)
+    for name, sql in CHAIN.items():
+        h.write(name, sql)
+    events = [h.event(n) for n in sorted(CHAIN)] + [h.event("gone.sql", Change.DELETED)]
+    opened: list[str] = []
+    real_open = open
+
+    def tracking_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(Path(path).name)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", tracking_open)
+    ordered = [e.ref.path for e in order_events(events, {"r:mart.sql", "r:other.sql"})]
+    monkeypatch.undo()
+    assert ordered[:3] == ["gone.sql", "mart.sql", "other.sql"]
+    assert ordered.index("raw.sql") < ordered.index("stg.sql")  # stg reads raw
+    assert sorted(opened) == ["raw.sql", "report.sql", "stg.sql"]
+    # All settled: nothing is read at all.
+    opened.clear()
+    monkeypatch.setattr("builtins.open", tracking_open)
+    everything = {e.ref.id for e in events}
+    assert [e.ref.path for e in order_events(events, everything)] == [
+        e.ref.path for e in events[-1:] + events[:-1]
+    ]
+    monkeypatch.undo()
+    assert opened == []
 
 
 async def test_extract_dir_gives_what_the_daemon_stores(tmp_path: Path, capsysbinary) -> None:

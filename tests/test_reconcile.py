@@ -14,7 +14,7 @@ from lineaged.cache import RACY_WINDOW_NS, ParseCache, StatEntry
 from lineaged.config import RootSettings
 from lineaged.model import Change, GraphFile
 from lineaged.paths import RootMatcher
-from lineaged.reconcile import StatKey, plan_root, vouched
+from lineaged.reconcile import StatKey, plan_root, settled, vouched
 
 VERSION = "9.9.9"
 LATER = 10 * RACY_WINDOW_NS
@@ -182,3 +182,24 @@ def test_vouched_is_the_file_state_rule() -> None:
             disk_sha, "v", schema_current=lambda ok=ok: ok
         )
         assert (got == {"p": (1, 2, 3)}) is want, (sha, version, failed, disk_sha, ok)
+
+
+async def test_after_a_lost_graph_the_files_the_catalog_holds_are_settled(tree: Tree) -> None:
+    """Every file is stale when the graph is lost; those whose stat the stat cache
+    recorded with a hash the catalog's record is current for need no ordering
+    (stage.order_events). An edit since, or a record the catalog does not hold
+    current, leaves a file to be ordered."""
+    await tree.ingested("a.sql")
+    await tree.ingested("b.sql", "select 2")
+    await tree.ingested("c.sql", "select 3")
+    edited = await tree.ingested("d.sql", "select 4")
+    edited.write_text("select 44")
+    (tree.root / "new.sql").write_text("select 5")
+    tree.graph = {}
+    plan, events = await tree.plan()
+    assert set(events) == {"a.sql", "b.sql", "c.sql", "d.sql", "new.sql"}
+    assert set(plan.stale_stats) == set(events)
+    rows = await tree.cache.stat_cache.trusted("r")
+    records = {"a.sql": "sha-of-select 1", "b.sql": "sha-of-select 2", "d.sql": "sha-of-select 4"}
+    known = settled(plan.stale_stats, rows, lambda rel, sha: records.get(rel) == sha)
+    assert known == {"a.sql", "b.sql"}  # c: no current record; d: edited; new: no entry

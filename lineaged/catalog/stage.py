@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -364,13 +365,24 @@ def explicit_layers(contexts: Mapping[str, RootContext]) -> dict[str, TableColum
 _ORDER_READ_LIMIT = 1 << 20
 
 
-def order_events(events: Sequence[FileEvent]) -> list[FileEvent]:
+def order_events(
+    events: Sequence[FileEvent], settled: AbstractSet[str] = frozenset()
+) -> list[FileEvent]:
     """A reconcile's events with definitions before their readers (deletions first).
-    Reads the files (blocking: run it in a thread); unreadable ones keep their place."""
+    Reads the files (blocking: run it in a thread); unreadable ones keep their place.
+
+    `settled` (file ids): files whose current content the catalog has taken in already
+    (reconcile.settled), so the order cannot matter to what they define; they come
+    right after the deletions, unread. After a lost graph every file is stale and
+    nearly every one settled: reading and scanning 20k files cost ~0.5 CPU s (~1 s of
+    wall time at load 3) before the first event reached the backfill."""
     deletions = [e for e in events if e.change is Change.DELETED]
     changes = [e for e in events if e.change is not Change.DELETED]
+    known = [e for e in changes if e.ref.id in settled] if settled else []
+    if known:
+        changes = [e for e in changes if e.ref.id not in settled]
     if len(changes) < 2:
-        return [*deletions, *changes]
+        return [*deletions, *known, *changes]
     texts = []
     for e in changes:
         try:
@@ -378,4 +390,4 @@ def order_events(events: Sequence[FileEvent]) -> list[FileEvent]:
                 texts.append(fh.read(_ORDER_READ_LIMIT))
         except OSError:
             texts.append(b"")
-    return [*deletions, *(changes[i] for i in definition_order(texts))]
+    return [*deletions, *known, *(changes[i] for i in definition_order(texts))]

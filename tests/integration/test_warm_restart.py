@@ -9,6 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from lineaged import daemon as daemon_module
+from lineaged.catalog import stage
 from lineaged.daemon import Daemon
 
 from .graphs import dump
@@ -84,7 +88,7 @@ async def test_an_upstream_edit_while_down_reaches_its_untouched_readers(
 
 
 async def test_graph_rebuilt_from_parse_cache_and_cache_loss_is_harmless(
-    graph: Any, neo4j_server: Any, tmp_path: Path
+    graph: Any, neo4j_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "sql"
     make_tree(root, 40)
@@ -92,10 +96,20 @@ async def test_graph_rebuilt_from_parse_cache_and_cache_loss_is_harmless(
     await scan(settings)
     reference = await dump(graph)
 
+    # The definitions-first ordering reads no file whose content the catalog already
+    # holds: after a lost graph, none of the 40 (stage.order_events, reconcile.settled).
+    orderings: list[tuple[int, int]] = []
+
+    def order_events(events: Any, settled: Any = frozenset()) -> Any:
+        orderings.append((len(events), len(settled)))
+        return stage.order_events(events, settled)
+
+    monkeypatch.setattr(daemon_module, "order_events", order_events)
     await graph.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
     rebuilt = await scan(settings)
     assert rebuilt.pipeline is not None
     assert rebuilt.pipeline.stats.parsed == 0 and rebuilt.pipeline.stats.cache_hits == 40
+    assert orderings == [(40, 40)]
     assert await dump(graph) == reference
 
     for f in (tmp_path / "state").glob("cache.sqlite*"):
