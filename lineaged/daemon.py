@@ -47,6 +47,7 @@ from lineaged.catalog.stage import SchemaStage, explicit_layers, order_events
 from lineaged.cli.exit_codes import ExitCode
 from lineaged.config import ConfigError, Settings
 from lineaged.deadletters import DeadLetters, dead_letters_path
+from lineaged.gcpause import daemon_collector
 from lineaged.graph.connect import CannotConnect, connect
 from lineaged.graph.schema import ensure_schema
 from lineaged.graph.stats import driver_pool_stats
@@ -171,14 +172,15 @@ class Daemon:
         """startup → main_loop → shutdown, inside the root task group. Returns the exit
         code: 0, or 130/143 when a second signal cut the drain short."""
         try:
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                try:
-                    await self._serve()
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await self.shutdown()
-                    tg.cancel_scope.cancel()
+            with daemon_collector():
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    try:
+                        await self._serve()
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await self.shutdown()
+                        tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             raise _sole(group) from None
         return int(self.exit_code)

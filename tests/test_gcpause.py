@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from lineaged.gcpause import gc_paused
+from lineaged.gcpause import DAEMON_THRESHOLDS, daemon_collector, gc_paused
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +52,32 @@ def test_overlapping_pauses_end_with_the_collector_on() -> None:
     first.__exit__(None, None, None)
     second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+def test_daemon_thresholds_hold_while_it_runs_and_are_restored() -> None:
+    before = gc.get_threshold()
+    with daemon_collector():
+        assert gc.get_threshold() == DAEMON_THRESHOLDS
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), daemon_collector():
+        raise RuntimeError("boom")
+    assert gc.get_threshold() == before
+
+
+async def test_a_daemon_runs_with_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemon.run, start-up to shutdown, under daemon_collector (a start-up that stops
+    at once: no Neo4j needed)."""
+    from lineaged.config import Settings
+    from lineaged.daemon import Daemon
+
+    seen: list[tuple[int, int, int]] = []
+
+    async def startup(self: Daemon) -> None:
+        seen.append(gc.get_threshold())
+        self.request_stop("test")
+
+    monkeypatch.setattr(Daemon, "startup", startup)
+    before = gc.get_threshold()
+    await Daemon(Settings()).run()
+    assert seen == [DAEMON_THRESHOLDS]
+    assert gc.get_threshold() == before

@@ -17,6 +17,7 @@ Each scan runs in a child process with the tree on PYTHONPATH (the venv's packag
 shared), through bench_warm_restart's TimedDaemon and settings; the child reports in
 one JSON line. Prints per tree: the scan's wall time, its start-up, files/s, write
 transactions and rows, the writer's summed time per query where the tree records it,
+Python's cyclic collections in the daemon (per generation: how many, their seconds),
 the CPU seconds of the scan's processes (daemon + workers) and of the Neo4j JVM split by
 thread group (Bolt workers = Cypher + commit, GC/VM, JIT compilers, other) -- on 2 cores
 the wall time cannot fall below their sum / 2 -- and the ratios of the trees' medians.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +62,10 @@ async def child_scan(work: Path, root: Path, uri: str, user: str, password: str)
     from lineaged.logging import configure_logging
 
     configure_logging("warning", "console")
+    collections = CollectorClock()
     inst = SimpleNamespace(uri=uri, user=user, password=password)
-    seconds, daemon = await scan(settings_for(work, root, inst))
+    with collections:
+        seconds, daemon = await scan(settings_for(work, root, inst))
     stats, writer = daemon.pipeline.stats, daemon.writer.stats
     report = {
         "package": str(Path(lineaged.__file__).parent),
@@ -74,8 +79,36 @@ async def child_scan(work: Path, root: Path, uri: str, user: str, password: str)
         "write_seconds": writer.write_seconds,
         "retries": writer.retries,
         "query_seconds": getattr(writer, "query_seconds", {}),
+        "collections": collections.report(),
     }
     print("RESULT " + json.dumps(report))
+
+
+class CollectorClock:
+    """Python's cyclic collections in this process while inside: per generation, how
+    many and their seconds (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self._runs = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        run = self._runs[info["generation"]]
+        run[0] += 1
+        run[1] += time.perf_counter() - self._started
+
+    def __enter__(self) -> CollectorClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def report(self) -> str:
+        return ", ".join(f"gen{g} {n} in {s:.2f} s" for g, (n, s) in self._runs.items())
 
 
 # -- parent ------------------------------------------------------------------------------
@@ -240,6 +273,7 @@ def describe(r: dict[str, Any], n: int) -> str:
     if r["query_seconds"]:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["query_seconds"].items()))
         text += f"  [{parts}]"
+    text += f"\n      daemon's cyclic collections: {r['collections']}"
     return text
 
 
