@@ -856,17 +856,22 @@ class Daemon:
         plan = await plan_root(matcher, self.writer.root_files, vouch)
         known: set[str] = set()
         if self.cache is not None and len(plan.stale_stats) > 1:
-            schema = self.schema
-            recorded = settled(
-                plan.stale_stats,
-                await trusted_rows(),
-                lambda rel, sha256: schema.is_current(f"{root}:{rel}", sha256),
-            )
+            recorded = settled(plan.stale_stats, await trusted_rows(), self._catalog_current(root))
             known = {f"{root}:{rel}" for rel in recorded}
         # Definitions before their readers, so a cold start extracts most files once
         # (files whose content the catalog has taken in already need no ordering).
         for ev in await anyio.to_thread.run_sync(order_events, plan.events, known):
             self.backfill.add(ev)
+
+    def _catalog_current(self, root: str) -> Callable[[str, str], bool]:
+        """(path, sha256) -> does the schema catalog hold a current record of the file
+        with that content (what it defines is known)."""
+        schema = self.schema
+
+        def current(rel: str, sha256: str) -> bool:
+            return schema.is_current(f"{root}:{rel}", sha256)
+
+        return current
 
     def _vouch(
         self, matcher: RootMatcher, trusted_rows: Callable[[], Awaitable[list[TrustedRow]]]
@@ -877,7 +882,6 @@ class Daemon:
         from lineaged.extract import EXTRACTOR_VERSION
 
         root = matcher.root.name
-        schema = self.schema
 
         def version_of(rel: str) -> str:
             # "+r<hash>" records the render context (dbt macros, YAML, ...): a file
@@ -889,8 +893,7 @@ class Daemon:
         if ctx is None or ctx.render.renders_nothing:
             version = EXTRACTOR_VERSION
 
-        def schema_current(rel: str, sha256: str) -> bool:
-            return schema.is_current(f"{root}:{rel}", sha256)
+        schema_current = self._catalog_current(root)
 
         async def vouch(known: dict[str, GraphFile]) -> dict[str, StatKey]:
             return vouched(known, await trusted_rows(), version, schema_current)

@@ -376,11 +376,14 @@ def order_events(
     right after the deletions, unread. After a lost graph every file is stale and
     nearly every one settled: reading and scanning 20k files cost ~0.5 CPU s (~1 s of
     wall time at load 3) before the first event reached the backfill."""
-    deletions = [e for e in events if e.change is Change.DELETED]
-    changes = [e for e in events if e.change is not Change.DELETED]
-    known = [e for e in changes if e.ref.id in settled] if settled else []
-    if known:
-        changes = [e for e in changes if e.ref.id not in settled]
+    deletions: list[FileEvent] = []
+    known: list[FileEvent] = []
+    changes: list[FileEvent] = []
+    for e in events:
+        if e.change is Change.DELETED:
+            deletions.append(e)
+        else:
+            (known if e.ref.id in settled else changes).append(e)
     if len(changes) < 2:
         return [*deletions, *known, *changes]
     texts = []
