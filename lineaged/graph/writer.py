@@ -37,6 +37,7 @@ from lineaged.deadletters import DeadLetter, DeadLetters
 from lineaged.graph import queries as q
 from lineaged.graph.errors import ErrorKind, classify, describe, is_unreachable
 from lineaged.graph.ledger import CountDelta, WriteLedger
+from lineaged.graph.params import p_param
 from lineaged.graph.rows import WriteRows, build_rows, update_rows
 from lineaged.graph.scheduling import TxBudget, TxSlots
 from lineaged.graph.schema import GRAPH_MODEL
@@ -235,7 +236,7 @@ class GraphWriter:
         own transaction, and roll it back."""
         async with await session.begin_transaction() as tx:
             query = REUSE_PLAN + q.WRITE_QUERIES[name]
-            result = await tx.run(query, {"p": _warm_up_params()[name]})
+            result = await tx.run(query, p_param(_warm_up_params()[name]))
             await result.consume()
             await tx.rollback()
 
@@ -444,7 +445,7 @@ class GraphWriter:
         and split like the explicit transaction's."""
         started = time.monotonic()
         async with self._session() as session:
-            result = await session.run(REUSE_PLAN + q.REPLACE_FILES, {"p": _replace_params(rows)})
+            result = await session.run(REUSE_PLAN + q.REPLACE_FILES, p_param(_replace_params(rows)))
             delta.add((await result.consume()).counters)
         timings["replace_files"] = time.monotonic() - started
 
@@ -503,7 +504,7 @@ async def _replace_files(
     async def run(name: str, query: str, **params: object) -> Any:
         started = time.monotonic()
         # One map parameter, one cached plan per query (see graph/queries.py).
-        result = await tx.run(REUSE_PLAN + query, {"p": params})
+        result = await tx.run(REUSE_PLAN + query, p_param(params))
         record = await result.single(strict=False)
         counts.add((await result.consume()).counters)
         timings[name] = timings.get(name, 0.0) + time.monotonic() - started
