@@ -126,7 +126,9 @@ class Tree:
 
         env = dict(os.environ, PYTHONPATH=str(self.source))
         cmd = [sys.executable, str(HERE), "--child", str(self.work), "--root", str(root)]
-        cmd += ["--uri", inst.uri, "--user", inst.user, "--password", inst.password]
+        # `--x=value`: a generated password may begin with "-", which argparse would
+        # take for an option.
+        cmd += [f"--uri={inst.uri}", f"--user={inst.user}", f"--password={inst.password}"]
         cpu = CpuSplit(inst.pid)
         # cwd = the tree: the pool's forkserver runs `python -c ...`, whose sys.path
         # starts with the cwd, ahead of PYTHONPATH; started from another checkout, the

@@ -191,7 +191,7 @@ def take_turns(n: int, work: Path, root: Path, inst: Any, before: list[Path], ro
             load = os.getloadavg()[0]
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(homes[label])]
             cmd += ["--root", str(root), "--uri", inst.uri, "--user", inst.user]
-            cmd += ["--password", inst.password]
+            cmd += [f"--password={inst.password}"]  # may begin with "-"
             out = subprocess.run(
                 cmd,
                 env=dict(os.environ, PYTHONPATH=str(source)),
