@@ -302,8 +302,9 @@ class Pipeline:
         earlier batches that define what it reads; each wave's results go into the
         catalog before the next wave is extracted."""
         assert self._schema is not None
-        texts = [r.data or b"" for r in reads]
-        waves = await self._schema.announce(ticket, texts)
+        waves = await self._schema.announce(
+            ticket, [(r.event.ref.id, r.sha256, r.data or b"") for r in reads]
+        )
         updates: list[FileUpdate] = []
         # A live edit never waits for a backfill batch: if that batch changes what
         # the edit read, the edit's file is simply re-queued afterwards.

@@ -5,6 +5,7 @@ events back in the way the daemon's batcher would."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -495,3 +496,158 @@ async def test_a_record_lost_under_the_note_is_extracted_again(tmp_path: Path) -
     await stage.ensure_loaded()
     assert stage.take_unmatched() == ["r:mart.sql"]
     await cache.close()
+
+
+Rebuilt = tuple[Harness, Harness, ParseCache]
+
+
+@pytest.fixture
+async def rebuilt(tmp_path: Path) -> AsyncIterator[Rebuilt]:
+    """CHAIN ingested with a persisted catalog and parse cache, then a second harness on
+    the same stage and cache whose graph is empty (a rebuild after the graph was lost).
+    The cache is closed even when the test fails (its thread would keep pytest alive)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    try:
+        stage = SchemaStage(cache.catalog)
+        await stage.open()
+        h = Harness(src, stage, cache)
+        for name, sql in CHAIN.items():
+            h.write(name, sql)
+        await h.run(*CHAIN)
+        yield h, Harness(src, stage, cache), cache
+    finally:
+        await cache.close()
+
+
+def spy_scans(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The texts the stage scans for what they write and read."""
+    from lineaged.catalog import stage as stage_module
+
+    scanned: list[bytes] = []
+    real = stage_module.written_and_read
+
+    def scan(text: bytes) -> Any:
+        scanned.append(text)
+        return real(text)
+
+    monkeypatch.setattr(stage_module, "written_and_read", scan)
+    return scanned
+
+
+def spy_puts(monkeypatch: pytest.MonkeyPatch, cache: ParseCache) -> list[str]:
+    """Files whose catalog record is written to the store."""
+    put: list[str] = []
+    real = cache.catalog.put_many
+
+    async def put_many(records: Any) -> None:
+        put.extend(f for f, _ in records)
+        await real(records)
+
+    monkeypatch.setattr(cache.catalog, "put_many", put_many)
+    return put
+
+
+async def test_a_rebuild_scans_no_text_and_rewrites_no_record(
+    rebuilt: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every record current: what each file writes and reads comes from its record, and
+    results identical to the records are not recorded again; the graph gets exactly
+    what it had, and the catalog answers exactly as before."""
+    h, again, cache = rebuilt
+    tables = h.stage.catalog.tables()
+    records = dict(h.stage.catalog.records)
+    scanned = spy_scans(monkeypatch)
+    put = spy_puts(monkeypatch, cache)
+    await again.run(*CHAIN)
+    assert again.pool.extracted == [] and scanned == [] and put == []
+    assert {f: u.lineage for f, u in again.writer.files.items()} == {
+        f: u.lineage for f, u in h.writer.files.items()
+    }
+    assert again.stage.catalog.tables() == tables
+    assert again.stage.catalog.records == records
+    # The dependants rule is untouched: an upstream change re-extracts exactly its
+    # readers, and their new records are written.
+    again.write("raw.sql", "CREATE TABLE raw.orders (id int, amount int, status text);")
+    await again.run("raw.sql")
+    assert sorted(again.pool.extracted) == ["mart.sql", "raw.sql", "report.sql", "stg.sql"]
+    assert sorted(put) == ["r:mart.sql", "r:raw.sql", "r:report.sql", "r:stg.sql"]
+    assert ("rep.daily.status", "mart.orders.status") in again.writer.edges("report.sql")
+
+
+async def test_a_rebuild_scans_the_files_whose_record_is_not_current(
+    rebuilt: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file changed on disk since its record (another hash) is scanned, and only it
+    (a record made stale upstream: test_announce_takes_names_...)."""
+    h, again, _cache = rebuilt
+    h.write("other.sql", "INSERT INTO rep.misc SELECT y FROM elsewhere;")
+    scanned = spy_scans(monkeypatch)
+    await again.run(*CHAIN)
+    assert [t.decode().splitlines()[0] for t in scanned] == ["-- other.sql"]
+    assert again.pool.extracted == ["other.sql"]
+    assert again.stage.stale_files() == []
+
+
+async def test_announce_takes_names_from_a_record_only_while_it_is_current(
+    rebuilt: Rebuilt,
+) -> None:
+    from lineaged.catalog.stage import Recorded
+
+    h, _again, _cache = rebuilt
+    stage = h.stage
+    sha = {f: u.sha256 for f, u in h.writer.files.items()}
+    decoy = b"CREATE TABLE zz.decoy AS SELECT 1 AS k FROM zz.bait;"
+
+    async def names(file: str, sha256: str | None, text: bytes | None) -> tuple[Any, Any]:
+        ticket = stage.enter()
+        try:
+            await stage.announce(ticket, [(file, sha256, text)])
+            return ticket.writes, ticket.reads
+        finally:
+            await stage.release(ticket)
+
+    # Current record: the record's answer, whatever the text says (none needed).
+    assert await names("r:stg.sql", sha["r:stg.sql"], decoy) == ({b"orders"}, [{b"orders"}])
+    assert await names("r:stg.sql", sha["r:stg.sql"], None) == ({b"orders"}, [{b"orders"}])
+    # Another content: the text is scanned.
+    assert await names("r:stg.sql", "other-sha", decoy) == ({b"decoy"}, [{b"bait"}])
+    with pytest.raises(ValueError):
+        await names("r:stg.sql", "other-sha", None)
+    # Same content, but what it read changed upstream: the record is not current.
+    changed = extract("CREATE TABLE raw.orders (id int, amount int, status text);", "postgres")
+    assert await stage.record([Recorded("r:raw.sql", "r", "new-sha", changed)]) == ["r:stg.sql"]
+    assert await names("r:stg.sql", sha["r:stg.sql"], decoy) == ({b"decoy"}, [{b"bait"}])
+
+
+async def test_recording_the_held_record_again_writes_nothing(
+    tmp_path: Path, rebuilt: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same result again: no store write (the saved note survives it); a result
+    that differs in anything (here only its fingerprint) is recorded and persisted."""
+    import dataclasses
+
+    from lineaged.catalog.stage import Recorded
+
+    h, _again, cache = rebuilt
+    stage = h.stage
+    assert await stage.save_state()
+    put = spy_puts(monkeypatch, cache)
+    same = [Recorded(f, "r", u.sha256, u.lineage) for f, u in sorted(h.writer.files.items())]
+    assert await stage.record(same) == [] and put == []
+    assert not await stage.save_state()  # nothing changed: the saved note holds
+    report = h.writer.files["r:report.sql"]
+    assert report.lineage is not None
+    odd = dataclasses.replace(report.lineage, schema_fingerprint="0" * 16)
+    assert await stage.record([Recorded("r:report.sql", "r", report.sha256, odd)]) == [
+        "r:report.sql"  # its fingerprint disagrees with the catalog: extracted again
+    ]
+    assert put == ["r:report.sql"]
+    assert stage.catalog.records["r:report.sql"].fingerprint == "0" * 16
+    await cache.close()
+    stage, cache = await reopened(tmp_path)
+    try:
+        assert stage.loaded  # the write removed the note
+    finally:
+        await cache.close()

@@ -32,6 +32,17 @@ def written_and_read(text: bytes) -> tuple[set[bytes], set[bytes]]:
     return writes, reads
 
 
+def recorded_names(defines: Sequence[str], used: Sequence[str]) -> tuple[set[bytes], set[bytes]]:
+    """`written_and_read`'s answer taken from a file's extraction result instead of its
+    text: the tables it defines and the names it looked up, in the same spelling
+    (lower-cased dotted bytes). For a file whose catalog record is current the result
+    is known, so what it writes and reads is known without scanning its text (the
+    scan of every file was 5.4% of the daemon's samples in a 20k-file rebuild)."""
+    writes = {name.encode().lower() for name in defines}
+    reads = {name.encode().lower() for name in used} - writes
+    return writes, reads
+
+
 def _same_table(a: bytes, b: bytes) -> bool:
     return a == b or a.endswith(b"." + b) or b.endswith(b"." + a)
 
@@ -104,6 +115,10 @@ def definition_waves(
     in parallel once the waves before it are in the catalog. `names` are the texts'
     `written_and_read`, when the caller has them already."""
     waits_for = _upstreams(names if names is not None else [written_and_read(t) for t in texts])
+    if not any(waits_for):
+        # Nothing reads what another file writes: one wave, in the given order (what
+        # the general case below gives, without its heap and levels).
+        return [list(range(len(waits_for)))] if waits_for else []
     order = _order(waits_for)
     position = {i: n for n, i in enumerate(order)}
     level: dict[int, int] = {}
