@@ -5,6 +5,8 @@ events back in the way the daemon's batcher would."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,12 @@ class StateWriter:
 
 class Harness:
     def __init__(
-        self, root: Path, stage: SchemaStage | None = None, cache: ParseCache | None = None
+        self,
+        root: Path,
+        stage: SchemaStage | None = None,
+        cache: ParseCache | None = None,
+        *,
+        stat_cache: Any = None,
     ) -> None:
         self.root = root
         self.pool = CountingPool()
@@ -72,6 +79,7 @@ class Harness:
             schema=self.stage,
             cache=cache,
             cache_key=cache_key if cache is not None else None,
+            stat_cache=stat_cache,
         )
 
     def write(self, name: str, sql: str) -> None:
@@ -83,10 +91,14 @@ class Harness:
     ) -> FileEvent:
         return FileEvent(FileRef("r", name), str(self.root / name), change, priority)
 
-    async def run(self, *names: str, change: Change = Change.CHANGED) -> None:
+    async def run(
+        self, *names: str, change: Change = Change.CHANGED, priority: Priority = Priority.HIGH
+    ) -> None:
         """Process one batch, then whatever it re-queues, until quiet."""
         if names:
-            await self.pipeline.process({FileRef("r", n): self.event(n, change) for n in names})
+            await self.pipeline.process(
+                {FileRef("r", n): self.event(n, change, priority) for n in names}
+            )
         while self.queue:
             batch = {e.ref: e for e in self.queue}
             self.queue.clear()
@@ -651,3 +663,113 @@ async def test_recording_the_held_record_again_writes_nothing(
         assert stage.loaded  # the write removed the note
     finally:
         await cache.close()
+
+
+@pytest.fixture
+async def rebuilt_unread(tmp_path: Path) -> AsyncIterator[Rebuilt]:
+    """As `rebuilt`, by the backfill and with the stat cache, the files' mtimes an hour
+    old (a stat entry of a file hashed right after a write is not trusted)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    try:
+        stage = SchemaStage(cache.catalog)
+        await stage.open()
+        h = Harness(src, stage, cache, stat_cache=cache.stat_cache)
+        for name, sql in CHAIN.items():
+            h.write(name, sql)
+            old = time.time() - 3600
+            os.utime(src / name, (old, old))
+        await h.run(*CHAIN, priority=Priority.LOW)
+        yield h, Harness(src, stage, cache, stat_cache=cache.stat_cache), cache
+    finally:
+        await cache.close()
+
+
+def spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the pipeline reads."""
+    from lineaged import pipeline as pipeline_module
+
+    opened: list[str] = []
+    real = pipeline_module.read_file
+
+    def read_file(path: str, *args: Any) -> Any:
+        opened.append(Path(path).name)
+        return real(path, *args)
+
+    monkeypatch.setattr(pipeline_module, "read_file", read_file)
+    return opened
+
+
+def lineages(h: Harness) -> dict[str, Any]:
+    return {f: (u.sha256, u.lineage) for f, u in h.writer.files.items()}
+
+
+async def test_a_backfill_rebuild_reads_no_file_the_stat_cache_vouches_for(
+    rebuilt_unread: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, again, _cache = rebuilt_unread
+    opened = spy_reads(monkeypatch)
+    await again.run(*CHAIN, priority=Priority.LOW)
+    assert opened == [] and again.pool.extracted == []
+    assert lineages(again) == lineages(h)
+    assert again.pipeline.stats.cache_hits == len(CHAIN)
+
+
+async def test_a_cache_miss_reads_the_file_it_left_unread(
+    rebuilt_unread: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, again, cache = rebuilt_unread
+
+    async def nothing_cached(_keys: Any) -> dict[str, Any]:
+        return {}
+
+    monkeypatch.setattr(cache, "get_many", nothing_cached)
+    opened = spy_reads(monkeypatch)
+    await again.run(*CHAIN, priority=Priority.LOW)
+    assert sorted(opened) == sorted(again.pool.extracted) == sorted(CHAIN)
+    assert lineages(again) == lineages(h)
+
+
+async def test_content_other_than_the_vouched_is_never_written_with_its_lineage(
+    rebuilt_unread: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stat entry whose hash is not the file's content (the file changed after the
+    entry's stat, in a way its stat does not show): a file whose bytes are needed is
+    found out and goes round again, read; the vouched hash is never written."""
+    from lineaged.cache import StatEntry
+
+    h, again, cache = rebuilt_unread
+    st = (h.root / "stg.sql").stat()
+    bogus = "0" * 64
+    await cache.stat_cache.put_many("r", {"stg.sql": StatEntry.from_stat(st, bogus)})
+    written: list[str | None] = []
+    real_write = again.writer.write
+
+    async def write(updates: Any, **kw: Any) -> None:
+        written.extend(u.sha256 for u in updates)
+        await real_write(updates, **kw)
+
+    monkeypatch.setattr(again.writer, "write", write)
+    opened = spy_reads(monkeypatch)
+    await again.run(*CHAIN, priority=Priority.LOW)
+    assert bogus not in written
+    assert opened == ["stg.sql", "stg.sql"]  # found out, then read as any changed file
+    assert lineages(again) == lineages(h)
+    assert again.pool.extracted == []  # the real content's result was in the cache
+    vouched = await cache.stat_cache.vouching("r", ["stg.sql"])
+    assert vouched["stg.sql"][1] == h.writer.files["r:stg.sql"].sha256
+
+
+async def test_a_live_edit_reads_its_file_whatever_the_stat_cache_says(
+    rebuilt_unread: Rebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lineaged.cache import StatEntry
+
+    h, again, cache = rebuilt_unread
+    st = (h.root / "raw.sql").stat()
+    await cache.stat_cache.put_many("r", {"raw.sql": StatEntry.from_stat(st, "0" * 64)})
+    opened = spy_reads(monkeypatch)
+    await again.run("raw.sql", "stg.sql")
+    assert sorted(opened) == ["raw.sql", "stg.sql"]
+    assert lineages(again) == {f: v for f, v in lineages(h).items() if f in again.writer.files}

@@ -345,6 +345,9 @@ class JournalStatCache:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
+    async def vouching(self, _root: str, _paths: Any) -> dict[str, Any]:
+        return {}
+
     async def put_many(self, _root: str, _entries: Any) -> None:
         self.journal.append("stat_put")
 

@@ -113,3 +113,19 @@ def test_from_stat_defaults_checked_ns_to_now(tmp_path: Path) -> None:
     f.write_text("select 1")
     # Just written: hashing it now must yield a racy (untrusted) entry.
     assert StatEntry.from_stat(os.stat(f), "sha").racy
+
+
+async def test_vouching_answers_the_asked_paths_of_one_root_and_trusts_no_racy_entry(
+    cache: ParseCache,
+) -> None:
+    """What a backfill batch may leave unread: its own paths (more than one query's
+    worth), of its root, never a racily clean entry (`trusted`'s rule)."""
+    entries = {f"f{i}.sql": StatEntry(i, i, i, f"{i:064x}", i + LATER) for i in range(1200)}
+    entries["racy.sql"] = StatEntry(5, 1_000, 9, "r" * 64, 1_000 + RACY_WINDOW_NS - 1)
+    await cache.stat_cache.put_many("r", entries)
+    await cache.stat_cache.put_many("other", {"f1.sql": StatEntry(1, 1, 1, "o" * 64, LATER)})
+    asked = [f"f{i}.sql" for i in range(0, 1200, 2)] + ["racy.sql", "missing.sql"]
+    got = await cache.stat_cache.vouching("r", asked)
+    assert got == {f"f{i}.sql": ((i, i, i), f"{i:064x}") for i in range(0, 1200, 2)}
+    assert await cache.stat_cache.vouching("other", ["f1.sql"]) == {"f1.sql": ((1, 1, 1), "o" * 64)}
+    assert await cache.stat_cache.vouching("r", []) == {}
