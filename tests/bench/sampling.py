@@ -96,7 +96,9 @@ def sampled(
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-        text = out.read_text() if out.exists() else ""
+        # A frame's text may hold bytes that are not UTF-8 (py-spy copies them from the
+        # target's memory): one such byte made a 20k-file rebuild's profile unreadable.
+        text = out.read_text(errors="replace") if out.exists() else ""
         print(f"[profile {label}]")
         print(summarize(text, top) if text else f"  py-spy wrote nothing: {err.decode()[-300:]}")
         shutil.rmtree(out.parent, ignore_errors=True)
