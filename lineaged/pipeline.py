@@ -1,7 +1,9 @@
 """One batch of FileEvents → FileUpdates in the graph.
 
 read + SHA-256 (in a thread) → skip files whose graph state already matches → parse
-cache → worker pool for the misses → cache put → graph writer. A file is never in two
+cache → worker pool for the misses → cache put → graph writer. A backfill batch does
+not read a file whose stat the stat cache vouches for until its bytes are needed (a
+cache miss), and then checks them against the vouched hash. A file is never in two
 batches at once: an event for a file that is being processed waits for it, so an older
 read can never overwrite a newer one in the graph.
 """
