@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from lineaged.graph import rows as r
 from lineaged.graph.rows import WriteRows, build_rows
 from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, IndirectEdge
 from lineaged.model import StatementLineage as Stmt
@@ -31,24 +32,38 @@ FILTERED = Stmt(
 
 
 def _column(rows: WriteRows, pos: int) -> str:
-    return rows.columns[pos]["id"]
+    return rows.columns[pos][r.COLUMN_ID]
 
 
 def _statement(rows: WriteRows, pos: int) -> str:
-    return rows.statements[pos]["id"]
+    return rows.statements[pos][r.STATEMENT_ID]
+
+
+def _transform(rows: WriteRows, pos: int) -> str:
+    return rows.transforms[pos]
+
+
+def _written_by(rows: WriteRows) -> dict[str, list[str]]:
+    return {
+        c[r.COLUMN_ID]: [_statement(rows, s) for s in c[r.COLUMN_WRITTEN_BY]] for c in rows.columns
+    }
 
 
 def test_statement_wide_edges_are_written_once_not_per_column() -> None:
     rows = build_rows([_update(FILTERED)])
-    assert [(_column(rows, e["t"]), _column(rows, e["s"])) for e in rows.column_edges] == [
-        ("dw.t.a", "raw.s.a")
-    ]
-    assert [(_column(rows, e["s"]), e["transform"]) for e in rows.influences] == [
+    assert [
+        (_column(rows, e[r.EDGE_TARGET]), _column(rows, e[r.EDGE_SOURCE]))
+        for e in rows.column_edges
+    ] == [("dw.t.a", "raw.s.a")]
+    assert [
+        (_column(rows, e[r.INFLUENCE_SOURCE]), _transform(rows, e[r.INFLUENCE_TRANSFORM]))
+        for e in rows.influences
+    ] == [
         ("raw.s.a", "INDIRECT/SORT"),
         ("raw.s.k", "INDIRECT/FILTER"),
         ("raw.s.z", "INDIRECT/FILTER"),
     ]
-    written = {c["id"]: [_statement(rows, s) for s in c["w"]] for c in rows.columns}
+    written = _written_by(rows)
     assert written == {
         "dw.t.a": ["r:a.sql#0"],
         "dw.t.flag": ["r:a.sql#0"],  # a literal column: no own edge, still influenced
@@ -56,10 +71,16 @@ def test_statement_wide_edges_are_written_once_not_per_column() -> None:
         "raw.s.k": [],
         "raw.s.z": [],
     }
-    assert [c["id"] for c in rows.columns] == sorted(written)  # one lock order
+    assert rows.column_ids() == sorted(written)  # one lock order
     assert rows.tables == ["dw.t", "raw.s"]  # one lock order
-    assert [e["rel"] for e in rows.table_edges] == ["WRITES", "READS"]  # by table name
-    assert [rows.tables[c["t"]] for c in rows.columns] == [c["table"] for c in rows.columns]
+    assert [e[r.TABLE_EDGE_REL] for e in rows.table_edges] == ["WRITES", "READS"]  # by table
+    assert [(rows.tables[c[r.COLUMN_TABLE]], c[r.COLUMN_NAME]) for c in rows.columns] == [
+        ("dw.t", "a"),
+        ("dw.t", "flag"),
+        ("raw.s", "a"),
+        ("raw.s", "k"),
+        ("raw.s", "z"),
+    ]
 
 
 def test_expanded_columns_is_the_per_column_view() -> None:
@@ -93,7 +114,9 @@ def test_a_statement_reaches_each_table_once_per_relationship() -> None:
         (Stmt(0, 1, "INSERT", ("mart.t", "mart.t"), ("raw.a", "raw.a", "mart.t")),),
     )
     rows = build_rows([FileUpdate(FileRef("r", "a.sql"), "sha", "postgres", lineage)])
-    assert sorted((rows.tables[e["t"]], e["rel"]) for e in rows.table_edges) == [
+    assert sorted(
+        (rows.tables[e[r.TABLE_EDGE_TABLE]], e[r.TABLE_EDGE_REL]) for e in rows.table_edges
+    ) == [
         ("mart.t", "READS"),
         ("mart.t", "WRITES"),
         ("raw.a", "READS"),
@@ -112,7 +135,7 @@ def test_a_file_the_graph_never_held_has_nothing_to_delete_until_a_retry() -> No
     rows = build_rows([_update(FILTERED), new, gone])
     assert rows.delete_ids == ["r:a.sql", "r:gone.sql"]
     assert rows.new_ids == ["r:new.sql"]
-    assert [f["id"] for f in rows.files] == ["r:a.sql", "r:new.sql"]
+    assert [f[r.FILE_ID] for f in rows.files] == ["r:a.sql", "r:new.sql"]
     # A retry cannot know whether the failed attempt's commit landed: it deletes first.
     retry = rows.replacing_all()
     assert sorted(retry.delete_ids) == ["r:a.sql", "r:gone.sql", "r:new.sql"]
@@ -143,11 +166,80 @@ def test_building_rows_sets_off_no_collection_and_leaves_the_collector_on() -> N
     assert gc.isenabled()
 
 
+def _graph(rows: WriteRows) -> dict[str, object]:
+    """What WRITE_NEW makes of `rows`, read back through the row layouts: every
+    position replaced by the node or string it names."""
+    meta = [rows.file_meta[f[r.FILE_META]] for f in rows.files]
+    files = {
+        f[r.FILE_ID]: (
+            m[r.META_ROOT],
+            f[r.FILE_PATH],
+            f[r.FILE_SHA256],
+            f[r.FILE_FAILED_SHA256],
+            m[r.META_DIALECT],
+            m[r.META_EXTRACTOR_VERSION],
+            m[r.META_GRAPH_MODEL],
+            f[r.FILE_ERROR],
+        )
+        for f, m in zip(rows.files, meta, strict=True)
+    }
+
+    def file_of(statement: int) -> str:
+        return rows.files[rows.statements[statement][r.STATEMENT_FILE]][r.FILE_ID]
+
+    return {
+        "files": files,
+        "statements": [
+            (
+                s[r.STATEMENT_ID],
+                file_of(i),
+                s[r.STATEMENT_INDEX],
+                s[r.STATEMENT_LINE],
+                s[r.STATEMENT_KIND],
+                s[r.STATEMENT_ERROR],
+            )
+            for i, s in enumerate(rows.statements)
+        ],
+        "table_edges": sorted(
+            (
+                _statement(rows, e[r.TABLE_EDGE_STATEMENT]),
+                e[r.TABLE_EDGE_REL],
+                rows.tables[e[r.TABLE_EDGE_TABLE]],
+            )
+            for e in rows.table_edges
+        ),
+        "columns": [
+            (c[r.COLUMN_ID], rows.tables[c[r.COLUMN_TABLE]], c[r.COLUMN_NAME]) for c in rows.columns
+        ],
+        "written_by": _written_by(rows),
+        "column_edges": [
+            (
+                _column(rows, e[r.EDGE_TARGET]),
+                _column(rows, e[r.EDGE_SOURCE]),
+                file_of(e[r.EDGE_STATEMENT]),
+                _statement(rows, e[r.EDGE_STATEMENT]),
+                _transform(rows, e[r.EDGE_TRANSFORM]),
+            )
+            for e in rows.column_edges
+        ],
+        "influences": [
+            (
+                _statement(rows, e[r.INFLUENCE_STATEMENT]),
+                _column(rows, e[r.INFLUENCE_SOURCE]),
+                _transform(rows, e[r.INFLUENCE_TRANSFORM]),
+            )
+            for e in rows.influences
+        ],
+    }
+
+
 def test_every_row_names_its_nodes_by_their_position_in_the_node_lists() -> None:
-    """WRITE_NEW joins edges to the nodes it collected, by position: a position off by
-    one would hang an edge on another file's statement or another column, silently.
-    Several files (one removed, one recorded as failed, in between) and a shared
-    source table: every position must lead back to what the lineage names."""
+    """WRITE_NEW joins edges to the nodes it collected, by position, and takes the
+    strings another row already holds from there: a position off by one would hang an
+    edge on another file's statement or another column, or give a node another's
+    property, silently. Several files of two roots and two extractor versions (one
+    removed, one recorded as failed, in between), a shared source table, a quoted
+    column: every position must lead back to what the lineage names."""
     other = Stmt(
         0,
         3,
@@ -158,7 +250,16 @@ def test_every_row_names_its_nodes_by_their_position_in_the_node_lists() -> None
         target_columns=("dw.u.b",),
         indirect=(IndirectEdge(("raw.s.k",), "INDIRECT/JOIN"),),
     )
-    second = Stmt(1, 9, "insert", ("dw.t",), ("raw.s",), target_columns=("dw.t.a",))
+    second = Stmt(
+        1,
+        9,
+        "update",
+        ("dw.t",),
+        ("raw.s",),
+        (ColumnEdge('dw.t."x.y"', ("raw.s.a",), "DIRECT/IDENTITY"),),
+        target_columns=("dw.t.a", 'dw.t."x.y"'),
+        error="line 9, column 1: partly read",
+    )
     updates = [
         FileUpdate(FileRef("r", "gone.sql"), None, "postgres", None),
         _update(FILTERED),
@@ -166,49 +267,83 @@ def test_every_row_names_its_nodes_by_their_position_in_the_node_lists() -> None
             FileRef("r", "bad.sql"), "x", "postgres", FileLineage("postgres", "v", (other,))
         ),
         FileUpdate(
-            FileRef("r", "b.sql"), "y", "postgres", FileLineage("postgres", "v", (other, second))
+            FileRef("q", "b.sql"), "y", "duckdb", FileLineage("duckdb", "v2", (other, second))
         ),
     ]
     rows = build_rows(updates, failures={"r:bad.sql": "refused"})
-    assert [f["id"] for f in rows.files] == ["r:a.sql", "r:bad.sql", "r:b.sql"]
-    assert [(s["id"], rows.files[s["f"]]["id"]) for s in rows.statements] == [
-        ("r:a.sql#0", "r:a.sql"),
-        ("r:b.sql#0", "r:b.sql"),
-        ("r:b.sql#1", "r:b.sql"),
-    ]
-    assert sorted(
-        (_statement(rows, e["s"]), rows.tables[e["t"]], e["rel"]) for e in rows.table_edges
-    ) == [
-        ("r:a.sql#0", "dw.t", "WRITES"),
-        ("r:a.sql#0", "raw.s", "READS"),
-        ("r:b.sql#0", "dw.t", "READS"),
-        ("r:b.sql#0", "dw.u", "WRITES"),
-        ("r:b.sql#0", "raw.s", "READS"),
-        ("r:b.sql#1", "dw.t", "WRITES"),
-        ("r:b.sql#1", "raw.s", "READS"),
-    ]
-    assert [rows.tables[e["t"]] for e in rows.table_edges] == sorted(
-        rows.tables[e["t"]] for e in rows.table_edges
-    )  # edges to shared tables in one lock order
-    assert {c["id"]: [_statement(rows, s) for s in c["w"]] for c in rows.columns} == {
-        "dw.t.a": ["r:a.sql#0", "r:b.sql#1"],
-        "dw.t.flag": ["r:a.sql#0"],
-        "dw.u.b": ["r:b.sql#0"],
-        "raw.s.a": [],
-        "raw.s.k": [],
-        "raw.s.z": [],
+    assert _graph(rows) == {
+        "files": {
+            "r:a.sql": ("r", "a.sql", "s", None, "postgres", "v", 2, None),
+            "r:bad.sql": ("r", "bad.sql", None, "x", "postgres", "v", 2, "refused"),
+            "q:b.sql": ("q", "b.sql", "y", None, "duckdb", "v2", 2, None),
+        },
+        "statements": [
+            ("r:a.sql#0", "r:a.sql", 0, 1, "insert", None),
+            ("q:b.sql#0", "q:b.sql", 0, 3, "insert", None),
+            ("q:b.sql#1", "q:b.sql", 1, 9, "update", "line 9, column 1: partly read"),
+        ],
+        "table_edges": [
+            ("q:b.sql#0", "READS", "dw.t"),
+            ("q:b.sql#0", "READS", "raw.s"),
+            ("q:b.sql#0", "WRITES", "dw.u"),
+            ("q:b.sql#1", "READS", "raw.s"),
+            ("q:b.sql#1", "WRITES", "dw.t"),
+            ("r:a.sql#0", "READS", "raw.s"),
+            ("r:a.sql#0", "WRITES", "dw.t"),
+        ],
+        "columns": [
+            ('dw.t."x.y"', "dw.t", "x.y"),
+            ("dw.t.a", "dw.t", "a"),
+            ("dw.t.flag", "dw.t", "flag"),
+            ("dw.u.b", "dw.u", "b"),
+            ("raw.s.a", "raw.s", "a"),
+            ("raw.s.k", "raw.s", "k"),
+            ("raw.s.z", "raw.s", "z"),
+        ],
+        "written_by": {
+            'dw.t."x.y"': ["q:b.sql#1"],
+            "dw.t.a": ["r:a.sql#0", "q:b.sql#1"],
+            "dw.t.flag": ["r:a.sql#0"],
+            "dw.u.b": ["q:b.sql#0"],
+            "raw.s.a": [],
+            "raw.s.k": [],
+            "raw.s.z": [],
+        },
+        "column_edges": [
+            ('dw.t."x.y"', "raw.s.a", "q:b.sql", "q:b.sql#1", "DIRECT/IDENTITY"),
+            ("dw.t.a", "raw.s.a", "r:a.sql", "r:a.sql#0", "DIRECT/IDENTITY"),
+            ("dw.u.b", "dw.t.a", "q:b.sql", "q:b.sql#0", "DIRECT/TRANSFORMATION"),
+            ("dw.u.b", "raw.s.a", "q:b.sql", "q:b.sql#0", "DIRECT/TRANSFORMATION"),
+        ],
+        "influences": [
+            ("r:a.sql#0", "raw.s.a", "INDIRECT/SORT"),
+            ("r:a.sql#0", "raw.s.k", "INDIRECT/FILTER"),
+            ("q:b.sql#0", "raw.s.k", "INDIRECT/JOIN"),
+            ("r:a.sql#0", "raw.s.z", "INDIRECT/FILTER"),
+        ],
     }
-    assert [
-        (_column(rows, e["t"]), _column(rows, e["s"]), _statement(rows, e["st"]))
-        for e in rows.column_edges
-    ] == [
-        ("dw.t.a", "raw.s.a", "r:a.sql#0"),
-        ("dw.u.b", "dw.t.a", "r:b.sql#0"),
-        ("dw.u.b", "raw.s.a", "r:b.sql#0"),
-    ]
-    assert [(_column(rows, e["s"]), _statement(rows, e["st"])) for e in rows.influences] == [
-        ("raw.s.a", "r:a.sql#0"),
-        ("raw.s.k", "r:a.sql#0"),
-        ("raw.s.k", "r:b.sql#0"),
-        ("raw.s.z", "r:a.sql#0"),
-    ]
+    assert [f[r.FILE_META] for f in rows.files] == [0, 0, 1]  # one meta row per kind
+    # Shared nodes are locked in one global order: tables and columns by name, edges by
+    # the shared node they lock.
+    assert rows.tables == sorted(rows.tables)
+    assert rows.column_ids() == sorted(rows.column_ids())
+    assert [e[r.TABLE_EDGE_TABLE] for e in rows.table_edges] == sorted(
+        e[r.TABLE_EDGE_TABLE] for e in rows.table_edges
+    )
+    assert [e[: r.EDGE_SOURCE + 1] for e in rows.column_edges] == sorted(
+        e[: r.EDGE_SOURCE + 1] for e in rows.column_edges
+    )
+    assert [e[r.INFLUENCE_SOURCE] for e in rows.influences] == sorted(
+        e[r.INFLUENCE_SOURCE] for e in rows.influences
+    )
+
+
+def test_rows_are_lists_not_tuples_or_maps() -> None:
+    """The driver packs a tuple through a Python hook per tuple (slower than a list of
+    dicts, measured) and a dict with all its keys: every row the writer sends is a
+    list."""
+    params = build_rows([_update(FILTERED)]).write_new_params()
+    for name, values in params.items():
+        assert isinstance(values, list), name
+        for row in values:
+            assert isinstance(row, list | str), (name, row)

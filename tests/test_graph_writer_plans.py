@@ -17,6 +17,7 @@ from fake_neo4j import FakeNeo4j
 
 from lineaged.deadletters import DeadLetters
 from lineaged.graph import queries as q
+from lineaged.graph.rows import FILE_ID
 from lineaged.graph.writer import GraphWriter
 from lineaged.model import ColumnEdge, FileLineage, FileRef, FileUpdate, StatementLineage
 
@@ -54,7 +55,7 @@ async def test_a_live_write_is_one_auto_commit_statement(tmp_path: Path) -> None
     assert query == "CYPHER replan=skip " + q.REPLACE_FILES
     # Every list of the three statements it is composed of, in the one map.
     assert params["p"]["delete_ids"] == ["r:a.sql"]
-    assert params["p"]["files"][0]["id"] == "r:a.sql"
+    assert params["p"]["files"][0][FILE_ID] == "r:a.sql"
     assert {"orphan_columns", "orphan_tables", "column_edges"} <= set(params["p"])
 
 

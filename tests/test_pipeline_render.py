@@ -8,7 +8,7 @@ from typing import Any
 
 from lineaged.config import RootSettings
 from lineaged.extract import EXTRACTOR_VERSION
-from lineaged.graph.rows import build_rows
+from lineaged.graph.rows import EDGE_TARGET, build_rows
 from lineaged.model import Change, FileEvent, FileLineage, FileRef, FileUpdate, Priority
 from lineaged.pipeline import Pipeline, RootContext
 from lineaged.worker import extract_task
@@ -76,5 +76,5 @@ def test_bare_select_columns_are_not_written_as_graph_columns() -> None:
     lineage = extract("SELECT a FROM s.t;\nINSERT INTO s.u SELECT b FROM s.t", "postgres")
     assert lineage.statements[0].columns  # reported in the JSON contract ...
     rows = build_rows([FileUpdate(FileRef("r", "x.sql"), "0" * 64, "postgres", lineage)])
-    assert {c["id"] for c in rows.columns} == {"s.u.b", "s.t.b"}  # ... not in the graph
-    assert {rows.columns[e["t"]]["id"] for e in rows.column_edges} == {"s.u.b"}
+    assert set(rows.column_ids()) == {"s.u.b", "s.t.b"}  # ... not in the graph
+    assert {rows.column_ids()[e[EDGE_TARGET]] for e in rows.column_edges} == {"s.u.b"}

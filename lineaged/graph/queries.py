@@ -65,8 +65,14 @@ RETURN edge_columns + statement_columns AS columns, tables
 # of the bench's 20k files, seeking each edge's ends by id instead (a statement ~15
 # times per file, a column per edge, a table per column) was ~30 % of Neo4j's CPU,
 # every seek a descent of a string-keyed index: this shape cut Neo4j's CPU by ~25 %
-# (tests/bench/bench_rebuild.py). A column edge's `file` and `statement` properties
-# come from its statement's row (`st`), not as two more strings per edge.
+# (tests/bench/bench_rebuild.py).
+# Rows are lists read by position (`f[0]`), laid out as rows.py's constants say: a
+# map per row sent every key as a string, which Neo4j's Bolt thread decoded and Cypher
+# looked up by name, row after row. A string that another row already holds is taken
+# from there, not sent again: a Statement's and a column edge's `file` is its file
+# row's id, a column edge's `statement` its statement row's id, a Column's `table` its
+# table's name; a File's root, dialect, extractor version and graph model come from
+# `file_meta`, a transform from `transforms`.
 # `ORDER BY i` before each collect: Cypher promises row order only after ORDER BY, and
 # a position must never name another node.
 # A held node that another transaction deletes meanwhile (DROP_ORPHANS, after removing
@@ -83,20 +89,20 @@ WRITE_NEW: Final = """
 CALL () {
   UNWIND range(0, size($p.files) - 1) AS i
   WITH $p.files[i] AS f, i
-  MERGE (n:File {id: f.id})
-  SET n.root = f.root, n.path = f.path, n.sha256 = f.sha256, n.dialect = f.dialect,
-      n.extractor_version = f.extractor_version, n.graph_model = f.graph_model,
-      n.error = f.error,
-      n.failed_sha256 = f.failed_sha256, n.ingested_at = datetime()
+  WITH f, $p.file_meta[f[5]] AS m, i
+  MERGE (n:File {id: f[0]})
+  SET n.root = m[0], n.path = f[1], n.sha256 = f[2], n.dialect = m[1],
+      n.extractor_version = m[2], n.graph_model = m[3], n.error = f[4],
+      n.failed_sha256 = f[3], n.ingested_at = datetime()
   WITH n ORDER BY i
   RETURN collect(n) AS file_nodes
 }
 CALL (file_nodes) {
   UNWIND range(0, size($p.statements) - 1) AS i
   WITH $p.statements[i] AS s, i
-  WITH file_nodes[s.f] AS f, s, i
-  CREATE (f)-[:CONTAINS]->(n:Statement {id: s.id, file: s.file, index: s.index,
-                                       line: s.line, kind: s.kind, error: s.error})
+  WITH file_nodes[s[1]] AS f, s, i
+  CREATE (f)-[:CONTAINS]->(n:Statement {id: s[0], file: $p.files[s[1]][0], index: s[2],
+                                       line: s[3], kind: s[4], error: s[5]})
   WITH n ORDER BY i
   RETURN collect(n) AS statement_nodes
 }
@@ -108,19 +114,19 @@ CALL () {
 }
 CALL (statement_nodes, table_nodes) {
   UNWIND $p.table_edges AS e
-  WITH statement_nodes[e.s] AS s, table_nodes[e.t] AS t, e
-  CREATE (s)-[:$(e.rel)]->(t)
+  WITH statement_nodes[e[2]] AS s, table_nodes[e[0]] AS t, e
+  CREATE (s)-[:$(e[1])]->(t)
 }
 CALL (statement_nodes, table_nodes) {
   UNWIND range(0, size($p.columns) - 1) AS i
   WITH $p.columns[i] AS c, i
-  WITH table_nodes[c.t] AS t, c, i
-  MERGE (n:Column {id: c.id})
-    ON CREATE SET n.name = c.name, n.table = c.table
+  WITH table_nodes[c[1]] AS t, c, i
+  MERGE (n:Column {id: c[0]})
+    ON CREATE SET n.name = c[2], n.table = $p.tables[c[1]]
   MERGE (t)-[:HAS_COLUMN]->(n)
   WITH n, c, i
   CALL (n, c, statement_nodes) {
-    UNWIND c.w AS w
+    UNWIND c[3] AS w
     WITH statement_nodes[w] AS s, n
     CREATE (n)-[:WRITTEN_BY]->(s)
   }
@@ -129,14 +135,14 @@ CALL (statement_nodes, table_nodes) {
 }
 CALL (column_nodes) {
   UNWIND $p.column_edges AS e
-  WITH column_nodes[e.t] AS tc, column_nodes[e.s] AS sc, $p.statements[e.st] AS s, e
-  CREATE (tc)-[:DERIVES_FROM {file: s.file, statement: s.id,
-                              transform: e.transform}]->(sc)
+  WITH column_nodes[e[0]] AS tc, column_nodes[e[1]] AS sc, $p.statements[e[2]] AS s, e
+  CREATE (tc)-[:DERIVES_FROM {file: $p.files[s[1]][0], statement: s[0],
+                              transform: $p.transforms[e[3]]}]->(sc)
 }
 CALL (statement_nodes, column_nodes) {
   UNWIND $p.influences AS e
-  WITH statement_nodes[e.st] AS s, column_nodes[e.s] AS sc, e
-  CREATE (s)-[:INFLUENCED_BY {transform: e.transform}]->(sc)
+  WITH statement_nodes[e[1]] AS s, column_nodes[e[0]] AS sc, e
+  CREATE (s)-[:INFLUENCED_BY {transform: $p.transforms[e[2]]}]->(sc)
 }
 """
 

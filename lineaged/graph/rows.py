@@ -1,15 +1,44 @@
-"""FileUpdates → parameter rows for the writer's UNWIND queries (pure, unit-tested)."""
+"""FileUpdates → parameter rows for the writer's UNWIND queries (pure, unit-tested).
+
+Every row is a list read by position in queries.WRITE_NEW, never a dict: a dict row
+sends, and Neo4j's Bolt thread decodes, every key as a string on every row, and Cypher
+then looks each up by name. The positions of each kind of row are the constants below;
+queries.py reads them by the same numbers (tests/integration/test_writer_rows.py
+compares the graph they write with one built from the lineage directly).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from lineaged.gcpause import gc_paused
 from lineaged.graph.schema import GRAPH_MODEL
 from lineaged.model import FileUpdate
 from lineaged.qualified import split_column_id
+
+# files[i] = [id, path, sha256, failed_sha256, error, m]; m = position in file_meta,
+# whose rows are [root, dialect, extractor_version, graph_model] (one per distinct
+# triple: a batch of one root has one).
+FILE_ID, FILE_PATH, FILE_SHA256, FILE_FAILED_SHA256, FILE_ERROR, FILE_META = range(6)
+META_ROOT, META_DIALECT, META_EXTRACTOR_VERSION, META_GRAPH_MODEL = range(4)
+# statements[i] = [id, f, index, line, kind, error]; f = its file's position in `files`
+# (the Statement's `file` property is that file's id, not sent again).
+STATEMENT_ID, STATEMENT_FILE, STATEMENT_INDEX, STATEMENT_LINE, STATEMENT_KIND = range(5)
+STATEMENT_ERROR: Final = 5
+# table_edges[i] = [t, rel, s]: table position, "READS" | "WRITES", statement position.
+TABLE_EDGE_TABLE, TABLE_EDGE_REL, TABLE_EDGE_STATEMENT = range(3)
+# columns[i] = [id, t, name, w]: its table's position in `tables` (the Column's `table`
+# property is that name, not sent again), its name, the positions of the statements
+# that write it.
+COLUMN_ID, COLUMN_TABLE, COLUMN_NAME, COLUMN_WRITTEN_BY = range(4)
+# column_edges[i] = [t, s, st, x]: target and source column positions, statement
+# position (its id and its file's id become the edge's properties), transform position
+# in `transforms`.
+EDGE_TARGET, EDGE_SOURCE, EDGE_STATEMENT, EDGE_TRANSFORM = range(4)
+# influences[i] = [s, st, x]: source column, statement, transform positions.
+INFLUENCE_SOURCE, INFLUENCE_STATEMENT, INFLUENCE_TRANSFORM = range(3)
 
 
 @dataclass
@@ -21,26 +50,24 @@ class WriteRows:
     removed_ids: list[str] = field(default_factory=list)  # files deleted from disk
     # WRITE_NEW makes each File, Statement, Table and Column node once and collects
     # them into lists in the order of these lists; every other row names its nodes by
-    # their POSITION in them (`f`, `s`, `t`, `c` below), never by id: a seek by id per
-    # edge end was ~30 % of Neo4j's CPU in a rebuild (queries.py).
-    files: list[dict[str, Any]] = field(default_factory=list)
-    # Statements, each with its file's position in `files` (`f`).
-    statements: list[dict[str, Any]] = field(default_factory=list)
+    # their POSITION in them, never by id: a seek by id per edge end was ~30 % of
+    # Neo4j's CPU in a rebuild (queries.py). Row layouts: the constants above.
+    files: list[list[Any]] = field(default_factory=list)
+    file_meta: list[list[Any]] = field(default_factory=list)
+    statements: list[list[Any]] = field(default_factory=list)
     # Distinct table names, sorted (one global lock order).
     tables: list[str] = field(default_factory=list)
-    # Statement -> Table, READS and WRITES in one list (`rel`), in table order:
-    # {"s": statement position, "t": table position, "rel"}.
-    table_edges: list[dict[str, Any]] = field(default_factory=list)
-    # Distinct columns sorted by id, each with its table's position (`t`) and the
-    # positions of the statements that write it (`w`).
-    columns: list[dict[str, Any]] = field(default_factory=list)
-    # {"t": target column position, "s": source column position, "st": statement
-    # position (its file and id become the edge's properties), transform}, in
-    # (target, source) order.
-    column_edges: list[dict[str, Any]] = field(default_factory=list)
-    # Statement-wide influence: {"st": statement position, "s": source column
-    # position, transform}, in source order.
-    influences: list[dict[str, Any]] = field(default_factory=list)
+    # Statement -> Table, READS and WRITES in one list, in table order.
+    table_edges: list[list[Any]] = field(default_factory=list)
+    # Distinct columns sorted by id.
+    columns: list[list[Any]] = field(default_factory=list)
+    # Distinct transforms (DIRECT/IDENTITY, INDIRECT/JOIN, ...), which the edges name
+    # by position.
+    transforms: list[str] = field(default_factory=list)
+    # Column -> column, in (target, source) order.
+    column_edges: list[list[int]] = field(default_factory=list)
+    # Statement-wide influence, in source order.
+    influences: list[list[int]] = field(default_factory=list)
     # Orphan candidates known up front (the start-up sweep), besides those the
     # deletion of old lineage reports.
     orphan_columns: list[str] = field(default_factory=list)
@@ -58,18 +85,24 @@ class WriteRows:
         """Parameters of queries.WRITE_NEW."""
         return {
             "files": self.files,
+            "file_meta": self.file_meta,
             "statements": self.statements,
             "tables": self.tables,
             "table_edges": self.table_edges,
             "columns": self.columns,
+            "transforms": self.transforms,
             "column_edges": self.column_edges,
             "influences": self.influences,
         }
 
+    def column_ids(self) -> list[str]:
+        """The columns these rows MERGE, sorted."""
+        return [c[COLUMN_ID] for c in self.columns]
+
     @property
     def row_count(self) -> int:
-        """UNWIND rows sent (a column's `w` list rides on its one row; a table name is
-        counted with the rows that name it)."""
+        """UNWIND rows sent (a column's written-by list rides on its one row; a table
+        name, a file's meta and a transform are counted with the rows that name them)."""
         return (
             len(self.delete_ids)
             + len(self.files)
@@ -90,7 +123,7 @@ class WriteRows:
             + 2 * len(self.statements)
             + len(self.table_edges)
             + 2 * len(self.columns)
-            + sum(len(c["w"]) for c in self.columns)
+            + sum(len(c[COLUMN_WRITTEN_BY]) for c in self.columns)
             + len(self.column_edges)
             + len(self.influences)
         )
@@ -110,25 +143,41 @@ def update_rows(update: FileUpdate) -> int:
 
 def build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None = None) -> WriteRows:
     """`failures` maps file id → error for files recorded as failed (no lineage)."""
-    # ~20 dicts per file: with the collector on, its passes over the daemon's whole heap
-    # took about half of this function's time in a rebuild. Rows hold no cycles.
+    # Several lists per file: with the collector on, its passes over the daemon's whole
+    # heap took about half of this function's time in a rebuild. Rows hold no cycles.
     with gc_paused():
-        return _build_rows(updates, failures)
+        return _build_rows(updates, failures or {})
 
 
-def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) -> WriteRows:
+class _Positions(dict[Any, int]):
+    """Numbers keys 0, 1, 2, ... in the order first looked up (`positions[key]`)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: Any) -> int:
+        n = self[key] = len(self)
+        return n
+
+
+def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str]) -> WriteRows:
     rows = WriteRows()
+    files, statements = rows.files, rows.statements
+    meta = _Positions()
+    transforms = _Positions()
     # A column typically appears in many edges: MERGE each once (with the statements
-    # that write it), then edges name both ends by position. Rows are made with ids
-    # first and turned into positions once every table and column is known.
-    written_by: dict[str, list[int]] = {}
+    # that write it), then edges name both ends by position. Columns are numbered in
+    # the order first seen while the rows are made, and renumbered in id order (the
+    # lock order) once every column is known.
+    seen = _Positions()
+    written_by: dict[int, list[int]] = {}
     table_edges: list[tuple[str, str, int]] = []
-    column_edges: list[tuple[str, str, int, str]] = []
-    influences: list[tuple[str, int, str]] = []
+    column_edges: list[list[int]] = []
+    influences: list[list[int]] = []
     for u in updates:
-        fid = u.ref.id
+        ref = u.ref
+        fid = ref.id
         lineage = u.lineage
-        failed = (failures or {}).get(fid)
+        failed = failures.get(fid)
         # Written as new only when its statements would clash with any left over
         # (Statement ids are unique): a wrong "nothing there" then fails loudly and the
         # writer retries it as a replace instead of leaving old lineage behind.
@@ -137,81 +186,75 @@ def _build_rows(updates: Sequence[FileUpdate], failures: dict[str, str] | None) 
         if lineage is None:
             rows.removed_ids.append(fid)
             continue
-        file_pos = len(rows.files)
-        rows.files.append(
-            {
-                "id": fid,
-                "root": u.ref.root,
-                "path": u.ref.path,
-                "sha256": None if failed else u.sha256,
-                "failed_sha256": u.sha256 if failed else None,
-                "dialect": u.dialect,
-                "extractor_version": lineage.extractor_version,
-                "graph_model": GRAPH_MODEL,
-                "error": failed or lineage.error,
-            }
+        file_pos = len(files)
+        files.append(
+            [
+                fid,
+                ref.path,
+                None if failed else u.sha256,
+                u.sha256 if failed else None,
+                failed or lineage.error,
+                meta[ref.root, u.dialect, lineage.extractor_version],
+            ]
         )
         if failed:
             continue
         for st in lineage.statements:
-            sid = f"{fid}#{st.index}"
-            pos = len(rows.statements)
-            rows.statements.append(
-                {
-                    "id": sid,
-                    "file": fid,
-                    "f": file_pos,
-                    "index": st.index,
-                    "line": st.line,
-                    "kind": st.kind,
-                    "error": st.error,
-                }
-            )
-            # Once per (statement, table, rel): the writer CREATEs these edges.
-            table_edges.extend((t, "READS", pos) for t in dict.fromkeys(st.sources))
-            table_edges.extend((t, "WRITES", pos) for t in dict.fromkeys(st.targets))
+            pos = len(statements)
+            statements.append([f"{fid}#{st.index}", file_pos, st.index, st.line, st.kind, st.error])
+            # Once per (statement, table, rel): the writer CREATEs these edges. Plain
+            # loops here and below: most edges have one source, and extend() of a
+            # generator made this function ~1.4x slower (35-41 vs 49-58 ms per 2,000
+            # bench files).
+            for t in dict.fromkeys(st.sources):
+                table_edges.append((t, "READS", pos))
+            for t in dict.fromkeys(st.targets):
+                table_edges.append((t, "WRITES", pos))
             if not st.targets:
                 # A bare SELECT's columns name outputs, not table columns: the graph
                 # has no Column to hang them on (the JSON contract still reports them).
                 continue
             for column in st.target_columns:
-                written_by.setdefault(column, []).append(pos)
+                c = seen[column]
+                if c in written_by:
+                    written_by[c].append(pos)
+                else:
+                    written_by[c] = [pos]
             for edge in st.columns:
-                written_by.setdefault(edge.target, [])
+                target = seen[edge.target]
+                x = transforms[edge.transform]
                 for source in edge.sources:
-                    written_by.setdefault(source, [])
-                    column_edges.append((edge.target, source, pos, edge.transform))
+                    column_edges.append([target, seen[source], pos, x])
             for ind in st.indirect:
+                x = transforms[ind.transform]
                 for source in ind.sources:
-                    written_by.setdefault(source, [])
-                    influences.append((source, pos, ind.transform))
+                    influences.append([seen[source], pos, x])
+    rows.file_meta = [[root, dialect, version, GRAPH_MODEL] for root, dialect, version in meta]
+    rows.transforms = list(transforms)
     # Taking locks on shared Table/Column nodes in one global order keeps concurrent
     # transactions from deadlocking each other on them: tables and columns are sorted,
     # and so are the edges by the shared node they lock.
-    column_ids = sorted(written_by)
-    split = [split_column_id(column_id) for column_id in column_ids]
+    ids = list(seen)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    rank = [0] * len(ids)
+    for position, c in enumerate(order):
+        rank[c] = position
+    split = [split_column_id(ids[c]) for c in order]
     rows.tables = sorted({t for t, _, _ in table_edges}.union(t for t, _ in split))
     table_pos = {t: i for i, t in enumerate(rows.tables)}
-    column_pos = {c: i for i, c in enumerate(column_ids)}
-    rows.table_edges = [
-        {"s": s, "t": t, "rel": rel}
-        for t, rel, s in sorted((table_pos[t], rel, s) for t, rel, s in table_edges)
-    ]
+    rows.table_edges = sorted([table_pos[t], rel, s] for t, rel, s in table_edges)
     rows.columns = [
-        {
-            "id": column_id,
-            "table": table,
-            "name": name,
-            "t": table_pos[table],
-            "w": written_by[column_id],
-        }
-        for column_id, (table, name) in zip(column_ids, split, strict=True)
+        [ids[c], table_pos[table], name, written_by.get(c, [])]
+        for c, (table, name) in zip(order, split, strict=True)
     ]
-    column_edges.sort(key=lambda e: (e[0], e[1]))
-    rows.column_edges = [
-        {"t": column_pos[t], "s": column_pos[s], "st": st, "transform": x}
-        for t, s, st, x in column_edges
-    ]
+    # Renumbered in place, then sorted: (target, source) order is id order.
+    for e in column_edges:
+        e[0] = rank[e[0]]
+        e[1] = rank[e[1]]
+    column_edges.sort()
+    rows.column_edges = column_edges
+    for e in influences:
+        e[0] = rank[e[0]]
     influences.sort()
-    rows.influences = [{"st": st, "s": column_pos[s], "transform": x} for s, st, x in influences]
+    rows.influences = influences
     return rows

@@ -563,8 +563,8 @@ def _warm_up_params() -> dict[str, dict[str, Any]]:
         "delete_old": {"delete_ids": rows.delete_ids, "removed_ids": rows.delete_ids},
         "write_new": rows.write_new_params(),
         "delete_orphans": {
-            "orphan_columns": [c["id"] for c in rows.columns],
-            "orphan_tables": sorted({c["table"] for c in rows.columns}),
+            "orphan_columns": rows.column_ids(),
+            "orphan_tables": rows.tables,
         },
         "replace_files": _replace_params(rows),
     }
