@@ -32,7 +32,7 @@ FILTERED = Stmt(
 
 
 def _column(rows: WriteRows, pos: int) -> str:
-    return rows.columns[pos][r.COLUMN_ID]
+    return rows.columns[r.COLUMN_ID][pos]
 
 
 def _statement(rows: WriteRows, pos: int) -> str:
@@ -44,20 +44,27 @@ def _transform(rows: WriteRows, pos: int) -> str:
 
 
 def _written_by(rows: WriteRows) -> dict[str, list[str]]:
+    bounds, writers = rows.columns[r.COLUMN_BOUNDS], rows.columns[r.COLUMN_WRITERS]
     return {
-        c[r.COLUMN_ID]: [_statement(rows, s) for s in c[r.COLUMN_WRITTEN_BY]] for c in rows.columns
+        column: [_statement(rows, s) for s in writers[bounds[i] : bounds[i + 1]]]
+        for i, column in enumerate(rows.columns[r.COLUMN_ID])
     }
+
+
+def _columns(rows: WriteRows) -> list[tuple[str, int, str]]:
+    """(id, table position, name) per column (parallel lists)."""
+    return list(zip(*rows.columns[: r.COLUMN_BOUNDS], strict=True))
 
 
 def test_statement_wide_edges_are_written_once_not_per_column() -> None:
     rows = build_rows([_update(FILTERED)])
     assert [
         (_column(rows, e[r.EDGE_TARGET]), _column(rows, e[r.EDGE_SOURCE]))
-        for e in rows.column_edges
+        for e in zip(*rows.column_edges, strict=True)
     ] == [("dw.t.a", "raw.s.a")]
     assert [
         (_column(rows, e[r.INFLUENCE_SOURCE]), _transform(rows, e[r.INFLUENCE_TRANSFORM]))
-        for e in rows.influences
+        for e in zip(*rows.influences, strict=True)
     ] == [
         ("raw.s.a", "INDIRECT/SORT"),
         ("raw.s.k", "INDIRECT/FILTER"),
@@ -74,7 +81,7 @@ def test_statement_wide_edges_are_written_once_not_per_column() -> None:
     assert rows.column_ids() == sorted(written)  # one lock order
     assert rows.tables == ["dw.t", "raw.s"]  # one lock order
     assert [e[r.TABLE_EDGE_REL] for e in rows.table_edges] == ["WRITES", "READS"]  # by table
-    assert [(rows.tables[c[r.COLUMN_TABLE]], c[r.COLUMN_NAME]) for c in rows.columns] == [
+    assert [(rows.tables[c[r.COLUMN_TABLE]], c[r.COLUMN_NAME]) for c in _columns(rows)] == [
         ("dw.t", "a"),
         ("dw.t", "flag"),
         ("raw.s", "a"),
@@ -209,7 +216,8 @@ def _graph(rows: WriteRows) -> dict[str, object]:
             for e in rows.table_edges
         ),
         "columns": [
-            (c[r.COLUMN_ID], rows.tables[c[r.COLUMN_TABLE]], c[r.COLUMN_NAME]) for c in rows.columns
+            (c[r.COLUMN_ID], rows.tables[c[r.COLUMN_TABLE]], c[r.COLUMN_NAME])
+            for c in _columns(rows)
         ],
         "written_by": _written_by(rows),
         "column_edges": [
@@ -220,7 +228,7 @@ def _graph(rows: WriteRows) -> dict[str, object]:
                 _statement(rows, e[r.EDGE_STATEMENT]),
                 _transform(rows, e[r.EDGE_TRANSFORM]),
             )
-            for e in rows.column_edges
+            for e in zip(*rows.column_edges, strict=True)
         ],
         "influences": [
             (
@@ -228,7 +236,7 @@ def _graph(rows: WriteRows) -> dict[str, object]:
                 _column(rows, e[r.INFLUENCE_SOURCE]),
                 _transform(rows, e[r.INFLUENCE_TRANSFORM]),
             )
-            for e in rows.influences
+            for e in zip(*rows.influences, strict=True)
         ],
     }
 
@@ -330,18 +338,18 @@ def test_every_row_names_its_nodes_by_their_position_in_the_node_lists() -> None
     assert [e[r.TABLE_EDGE_TABLE] for e in rows.table_edges] == sorted(
         e[r.TABLE_EDGE_TABLE] for e in rows.table_edges
     )
-    assert [e[: r.EDGE_SOURCE + 1] for e in rows.column_edges] == sorted(
-        e[: r.EDGE_SOURCE + 1] for e in rows.column_edges
+    assert [e[: r.EDGE_SOURCE + 1] for e in zip(*rows.column_edges, strict=True)] == sorted(
+        e[: r.EDGE_SOURCE + 1] for e in zip(*rows.column_edges, strict=True)
     )
-    assert [e[r.INFLUENCE_SOURCE] for e in rows.influences] == sorted(
-        e[r.INFLUENCE_SOURCE] for e in rows.influences
+    assert [e[r.INFLUENCE_SOURCE] for e in zip(*rows.influences, strict=True)] == sorted(
+        e[r.INFLUENCE_SOURCE] for e in zip(*rows.influences, strict=True)
     )
 
 
 def test_rows_are_lists_not_tuples_or_maps() -> None:
-    """The driver packs a tuple through a Python hook per tuple (slower than a list of
-    dicts, measured) and a dict with all its keys: every row the writer sends is a
-    list."""
+    """A dict sends its keys with every row, and the driver packs a tuple only through
+    a Python hook, if at all: everything the writer sends is a list (of lists, for
+    row-wise kinds and parallel lists alike) or a string."""
     params = build_rows([_update(FILTERED)]).write_new_params()
     for name, values in params.items():
         assert isinstance(values, list), name

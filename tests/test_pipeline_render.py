@@ -77,4 +77,4 @@ def test_bare_select_columns_are_not_written_as_graph_columns() -> None:
     assert lineage.statements[0].columns  # reported in the JSON contract ...
     rows = build_rows([FileUpdate(FileRef("r", "x.sql"), "0" * 64, "postgres", lineage)])
     assert set(rows.column_ids()) == {"s.u.b", "s.t.b"}  # ... not in the graph
-    assert {rows.column_ids()[e[EDGE_TARGET]] for e in rows.column_edges} == {"s.u.b"}
+    assert {rows.column_ids()[t] for t in rows.column_edges[EDGE_TARGET]} == {"s.u.b"}

@@ -66,13 +66,15 @@ RETURN edge_columns + statement_columns AS columns, tables
 # times per file, a column per edge, a table per column) was ~30 % of Neo4j's CPU,
 # every seek a descent of a string-keyed index: this shape cut Neo4j's CPU by ~25 %
 # (tests/bench/bench_rebuild.py).
-# Rows are lists read by position (`f[0]`), laid out as rows.py's constants say: a
-# map per row sent every key as a string, which Neo4j's Bolt thread decoded and Cypher
-# looked up by name, row after row. A string that another row already holds is taken
-# from there, not sent again: a Statement's and a column edge's `file` is its file
-# row's id, a column edge's `statement` its statement row's id, a Column's `table` its
-# table's name; a File's root, dialect, extractor version and graph model come from
-# `file_meta`, a transform from `transforms`.
+# Rows are lists read by position (`f[0]`), and columns and their edges parallel lists
+# (`c[0][i]`), laid out as rows.py's constants say: a map per row sent every key as a
+# string, which Neo4j's Bolt thread decoded and Cypher looked up by name, row after
+# row (bench_rebuild, 20k files: Bolt threads 8.1-8.2 CPU s instead of 8.6-9.0). A
+# string that another row already holds is taken from there, not sent again: a
+# Statement's and a column edge's `file` is its file row's id, a column edge's
+# `statement` its statement row's id, a Column's `table` its table's name; a File's
+# root, dialect, extractor version and graph model come from `file_meta`, a transform
+# from `transforms`.
 # `ORDER BY i` before each collect: Cypher promises row order only after ORDER BY, and
 # a position must never name another node.
 # A held node that another transaction deletes meanwhile (DROP_ORPHANS, after removing
@@ -118,31 +120,34 @@ CALL (statement_nodes, table_nodes) {
   CREATE (s)-[:$(e[1])]->(t)
 }
 CALL (statement_nodes, table_nodes) {
-  UNWIND range(0, size($p.columns) - 1) AS i
-  WITH $p.columns[i] AS c, i
-  WITH table_nodes[c[1]] AS t, c, i
-  MERGE (n:Column {id: c[0]})
-    ON CREATE SET n.name = c[2], n.table = $p.tables[c[1]]
+  WITH $p.columns AS c
+  UNWIND range(0, size(c[0]) - 1) AS i
+  WITH table_nodes[c[1][i]] AS t, c, i
+  MERGE (n:Column {id: c[0][i]})
+    ON CREATE SET n.name = c[2][i], n.table = $p.tables[c[1][i]]
   MERGE (t)-[:HAS_COLUMN]->(n)
   WITH n, c, i
-  CALL (n, c, statement_nodes) {
-    UNWIND c[3] AS w
-    WITH statement_nodes[w] AS s, n
+  CALL (n, c, i, statement_nodes) {
+    UNWIND range(c[3][i], c[3][i + 1] - 1) AS w
+    WITH statement_nodes[c[4][w]] AS s, n
     CREATE (n)-[:WRITTEN_BY]->(s)
   }
   WITH n ORDER BY i
   RETURN collect(n) AS column_nodes
 }
 CALL (column_nodes) {
-  UNWIND $p.column_edges AS e
-  WITH column_nodes[e[0]] AS tc, column_nodes[e[1]] AS sc, $p.statements[e[2]] AS s, e
+  WITH $p.column_edges AS e
+  UNWIND range(0, size(e[0]) - 1) AS i
+  WITH column_nodes[e[0][i]] AS tc, column_nodes[e[1][i]] AS sc, $p.statements[e[2][i]] AS s,
+       e[3][i] AS x
   CREATE (tc)-[:DERIVES_FROM {file: $p.files[s[1]][0], statement: s[0],
-                              transform: $p.transforms[e[3]]}]->(sc)
+                              transform: $p.transforms[x]}]->(sc)
 }
 CALL (statement_nodes, column_nodes) {
-  UNWIND $p.influences AS e
-  WITH statement_nodes[e[1]] AS s, column_nodes[e[0]] AS sc, e
-  CREATE (s)-[:INFLUENCED_BY {transform: $p.transforms[e[2]]}]->(sc)
+  WITH $p.influences AS e
+  UNWIND range(0, size(e[0]) - 1) AS i
+  WITH statement_nodes[e[1][i]] AS s, column_nodes[e[0][i]] AS sc, e[2][i] AS x
+  CREATE (s)-[:INFLUENCED_BY {transform: $p.transforms[x]}]->(sc)
 }
 """
 
