@@ -5,9 +5,10 @@ events back in the way the daemon's batcher would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -513,39 +514,65 @@ async def test_a_record_lost_under_the_note_is_extracted_again(tmp_path: Path) -
 Rebuilt = tuple[Harness, Harness, ParseCache]
 
 
-@pytest.fixture
-async def rebuilt(tmp_path: Path) -> AsyncIterator[Rebuilt]:
+@contextlib.asynccontextmanager
+async def _rebuilt(tmp_path: Path, *, unread: bool) -> AsyncIterator[Rebuilt]:
     """CHAIN ingested with a persisted catalog and parse cache, then a second harness on
     the same stage and cache whose graph is empty (a rebuild after the graph was lost).
-    The cache is closed even when the test fails (its thread would keep pytest alive)."""
+    `unread`: by the backfill and with the stat cache, the files' mtimes an hour old (a
+    stat entry of a file hashed right after a write is not trusted). The cache is
+    closed even when the test fails (its thread would keep pytest alive)."""
     src = tmp_path / "src"
     src.mkdir()
     cache = await ParseCache.open(tmp_path / "cache.sqlite")
+    stat_cache = cache.stat_cache if unread else None
     try:
         stage = SchemaStage(cache.catalog)
         await stage.open()
-        h = Harness(src, stage, cache)
+        h = Harness(src, stage, cache, stat_cache=stat_cache)
         for name, sql in CHAIN.items():
             h.write(name, sql)
-        await h.run(*CHAIN)
-        yield h, Harness(src, stage, cache), cache
+            if unread:
+                old = time.time() - 3600
+                os.utime(src / name, (old, old))
+        await h.run(*CHAIN, priority=Priority.LOW if unread else Priority.HIGH)
+        yield h, Harness(src, stage, cache, stat_cache=stat_cache), cache
     finally:
         await cache.close()
+
+
+def _rebuilt_fixture(name: str, *, unread: bool) -> Any:
+    @pytest.fixture(name=name)
+    async def fixture(tmp_path: Path) -> AsyncIterator[Rebuilt]:
+        async with _rebuilt(tmp_path, unread=unread) as harnesses:
+            yield harnesses
+
+    return fixture
+
+
+rebuilt_fixture = _rebuilt_fixture("rebuilt", unread=False)
+rebuilt_unread_fixture = _rebuilt_fixture("rebuilt_unread", unread=True)
+
+
+def _spy(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, noted: Callable[[Any], Any]
+) -> list[Any]:
+    """What `module.name` was called with (its first argument, as `noted` says)."""
+    calls: list[Any] = []
+    real = getattr(module, name)
+
+    def spy(first: Any, *args: Any) -> Any:
+        calls.append(noted(first))
+        return real(first, *args)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
 
 
 def spy_scans(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The texts the stage scans for what they write and read."""
     from lineaged.catalog import stage as stage_module
 
-    scanned: list[bytes] = []
-    real = stage_module.written_and_read
-
-    def scan(text: bytes) -> Any:
-        scanned.append(text)
-        return real(text)
-
-    monkeypatch.setattr(stage_module, "written_and_read", scan)
-    return scanned
+    return _spy(monkeypatch, stage_module, "written_and_read", lambda text: text)
 
 
 def spy_puts(monkeypatch: pytest.MonkeyPatch, cache: ParseCache) -> list[str]:
@@ -665,40 +692,11 @@ async def test_recording_the_held_record_again_writes_nothing(
         await cache.close()
 
 
-@pytest.fixture
-async def rebuilt_unread(tmp_path: Path) -> AsyncIterator[Rebuilt]:
-    """As `rebuilt`, by the backfill and with the stat cache, the files' mtimes an hour
-    old (a stat entry of a file hashed right after a write is not trusted)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    cache = await ParseCache.open(tmp_path / "cache.sqlite")
-    try:
-        stage = SchemaStage(cache.catalog)
-        await stage.open()
-        h = Harness(src, stage, cache, stat_cache=cache.stat_cache)
-        for name, sql in CHAIN.items():
-            h.write(name, sql)
-            old = time.time() - 3600
-            os.utime(src / name, (old, old))
-        await h.run(*CHAIN, priority=Priority.LOW)
-        yield h, Harness(src, stage, cache, stat_cache=cache.stat_cache), cache
-    finally:
-        await cache.close()
-
-
 def spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files the pipeline reads."""
     from lineaged import pipeline as pipeline_module
 
-    opened: list[str] = []
-    real = pipeline_module.read_file
-
-    def read_file(path: str, *args: Any) -> Any:
-        opened.append(Path(path).name)
-        return real(path, *args)
-
-    monkeypatch.setattr(pipeline_module, "read_file", read_file)
-    return opened
+    return _spy(monkeypatch, pipeline_module, "read_file", lambda path: Path(path).name)
 
 
 def lineages(h: Harness) -> dict[str, Any]:
