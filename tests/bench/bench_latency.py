@@ -54,6 +54,7 @@ from lineaged.logging import configure_logging
 from lineaged.stages import STAGES, StageClock
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_rebuild import jvm_threads_cpu
 from bench_warm_restart import make_tree, neo4j_local
 
 HERE = Path(__file__).resolve().parent
@@ -162,11 +163,21 @@ async def edit_latencies(
 
 class VmPauses:
     """Neo4j's own record of JVM stop-the-world pauses (debug.log, its pause monitor
-    logs each one over 100 ms): what every client of a busy Neo4j waits through."""
+    logs each one over 100 ms): what every client of a busy Neo4j waits through; and
+    the JVM's CPU seconds by thread group over the same span (a fresh Neo4j's JIT
+    compilers take a share of the 2 cores while the first edits run)."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, pid: int) -> None:
         self._log = log
         self._offset = self._size()
+        self._pid = pid
+        self._cpu = jvm_threads_cpu(pid)
+
+    def cpu_since_last(self) -> str:
+        now = jvm_threads_cpu(self._pid)
+        spent = {g: secs - self._cpu.get(g, 0.0) for g, secs in sorted(now.items())}
+        self._cpu = now
+        return "Neo4j CPU s " + ", ".join(f"{g} {secs:.1f}" for g, secs in spent.items())
 
     def _size(self) -> int:
         return self._log.stat().st_size if self._log.exists() else 0
@@ -324,10 +335,11 @@ async def run(
                 await asyncio.sleep(0.05)
         written_before, started = await count_files(driver, tag), time.monotonic()
         pauses.since_last()
+        pauses.cpu_since_last()
         lat, profiles = await edit_latencies(
             driver, root / "live.sql", edits, tag, backfill + 1 if backfill else None, clocks
         )
-        paused = pauses.since_last()
+        paused = f"{pauses.since_last()}; {pauses.cpu_since_last()}"
         written = await count_files(driver, tag) - written_before
         took = time.monotonic() - started
         left = backfill + 1 - await count_files(driver, tag) if backfill else 0
@@ -430,7 +442,7 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="lineaged-bench-"))
     store = Path(tempfile.mkdtemp(prefix="lineaged-bench-neo4j-", dir=args.neo4j_dir)) / "neo4j"
     inst = nl.start("bench-latency", root=store, heap="1g")
-    pauses = VmPauses(nl.instance_dir("bench-latency", store) / "logs" / "debug.log")
+    pauses = VmPauses(nl.instance_dir("bench-latency", store) / "logs" / "debug.log", inst.pid)
     trees: list[tuple[str, Path | None]] = [("after", None)]
     if args.before:
         after_before = [("after", None), ("before", Path(args.before).resolve())]
