@@ -369,20 +369,24 @@ class Pipeline:
                         out[e.abs_path] = row
         return out
 
-    async def _read_unread(self, reads: list[ReadResult]) -> list[ReadResult | None]:
-        """Read files left unread whose bytes are needed now. One whose content is no
-        longer the vouched one (changed since its stat, gone, unreadable) is not
-        processed in this batch (None): it is re-queued, after its stat-cache entry is
-        dropped so that it is read then, and never written with the vouched lineage."""
-        fresh = await asyncio.to_thread(read_and_hash, [r.event for r in reads])
-        out: list[ReadResult | None] = []
+    async def _read_unread(
+        self, reads: list[ReadResult], need: list[int]
+    ) -> list[ReadResult | None]:
+        """`reads` with the files at positions `need`, left unread, read now that their
+        bytes are needed. One whose content is no longer the vouched one (changed since
+        its stat, gone, unreadable) is not processed in this batch (None in its place):
+        it is re-queued, after its stat-cache entry is dropped so that it is read then,
+        and never written with the vouched lineage."""
+        fresh = await asyncio.to_thread(read_and_hash, [reads[i].event for i in need])
+        out: list[ReadResult | None] = list(reads)
         changed: list[ReadResult] = []
-        for r, f in zip(reads, fresh, strict=True):
+        for i, f in zip(need, fresh, strict=True):
+            r = reads[i]
             if f.data is not None and f.error is None and f.sha256 == r.sha256:
-                out.append(dataclasses.replace(f, in_graph=r.in_graph))
+                out[i] = dataclasses.replace(f, in_graph=r.in_graph)
             else:
                 changed.append(r)
-                out.append(None)
+                out[i] = None
         if changed:
             log.info("vouched_content_changed", files=[r.event.ref.id for r in changed][:10])
             assert self._stat_cache is not None and self._requeue is not None
@@ -414,11 +418,7 @@ class Pipeline:
             for i, r in enumerate(reads)
             if r.unread and not schema.names_known(r.event.ref.id, r.sha256)
         ]:
-            loaded = await self._read_unread([reads[i] for i in need])
-            swapped: list[ReadResult | None] = list(reads)
-            for i, f in zip(need, loaded, strict=True):
-                swapped[i] = f
-            reads = [r for r in swapped if r is not None]
+            reads = [r for r in await self._read_unread(reads, need) if r is not None]
         waves = await schema.announce(ticket, [(r.event.ref.id, r.sha256, r.data) for r in reads])
         updates: list[FileUpdate] = []
         # A live edit never waits for a backfill batch: if that batch changes what
@@ -549,12 +549,9 @@ class Pipeline:
         ]
         if need:
             # Extracted after all: the bytes are needed (and checked against the hash).
-            loaded = await self._read_unread([reads[i] for i in need])
-            swapped: list[ReadResult | None] = list(reads)
-            for i, f in zip(need, loaded, strict=True):
-                swapped[i] = f
-            keep = [i for i, r in enumerate(swapped) if r is not None]
-            reads = [r for r in swapped if r is not None]
+            loaded = await self._read_unread(reads, need)
+            keep = [i for i, r in enumerate(loaded) if r is not None]
+            reads = [r for r in loaded if r is not None]
             keys, hits = [keys[i] for i in keep], [hits[i] for i in keep]
         results = await asyncio.gather(
             *(self._lineage_for(r, hit) for r, hit in zip(reads, hits, strict=True))
